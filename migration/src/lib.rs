@@ -1,0 +1,20 @@
+#![allow(elided_lifetimes_in_paths)]
+#![allow(clippy::wildcard_imports)]
+pub use sea_orm_migration::prelude::*;
+mod m20220101_000001_users;
+mod m20261123_000002_refresh_tokens;
+mod m20261123_000003_login_throttles;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20220101_000001_users::Migration),
+            Box::new(m20261123_000002_refresh_tokens::Migration),
+            Box::new(m20261123_000003_login_throttles::Migration),
+            // inject-above (do not remove this comment)
+        ]
+    }
+}

@@ -1,0 +1,132 @@
+use async_trait::async_trait;
+use axum::Router as AxumRouter;
+use loco_rs::{
+    app::{AppContext, Hooks, Initializer},
+    bgworker::Queue,
+    boot::{create_app, BootResult, StartMode},
+    config::Config,
+    controller::AppRoutes,
+    db::truncate_table,
+    environment::Environment,
+    task::Tasks,
+    Error, Result,
+};
+use migration::Migrator;
+use std::{path::Path, sync::Arc};
+
+use crate::{
+    controllers,
+    models::_entities::{login_throttles, refresh_tokens, users},
+    settings::Settings,
+    tasks,
+};
+
+/// The JWT secrets committed in `config/development.yaml` and
+/// `config/test.yaml`: public, so never acceptable in production.
+pub const COMMITTED_JWT_SECRETS: [&str; 2] = [
+    "ZGV2ZWxvcG1lbnQtb25seS12aWdpbC1qd3Qtc2VjcmV0LWRvLW5vdC11c2U=",
+    "dGVzdC1vbmx5LXZpZ2lsLWp3dC1zZWNyZXQtbm90LWZvci1wcm9kdWN0aW9u",
+];
+
+/// Refuses a production start with a committed, empty or short JWT secret.
+///
+/// # Errors
+/// When the environment is production and the secret is not a real one.
+pub fn check_production_secrets(environment: &Environment, config: &Config) -> Result<()> {
+    if *environment != Environment::Production {
+        return Ok(());
+    }
+    let secret = config
+        .auth
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .map(|j| j.secret.trim().to_string())
+        .unwrap_or_default();
+    if secret.is_empty() || COMMITTED_JWT_SECRETS.contains(&secret.as_str()) {
+        return Err(Error::string(
+            "refusing to start in production with the development JWT secret: set JWT_SECRET \
+             to a long random base64 string (e.g. `openssl rand -base64 48`)",
+        ));
+    }
+    // The secret is used as base64-encoded key material: demand 32+ bytes.
+    if secret.trim_end_matches('=').len() * 3 / 4 < 32 {
+        return Err(Error::string(
+            "refusing to start in production: JWT_SECRET must encode at least 32 random bytes \
+             (e.g. `openssl rand -base64 48`)",
+        ));
+    }
+    Ok(())
+}
+
+pub struct App;
+#[async_trait]
+impl Hooks for App {
+    fn app_name() -> &'static str {
+        env!("CARGO_CRATE_NAME")
+    }
+
+    fn app_version() -> String {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("BUILD_SHA")
+                .or(option_env!("GITHUB_SHA"))
+                .unwrap_or("dev")
+        )
+    }
+
+    async fn boot(
+        mode: StartMode,
+        environment: &Environment,
+        config: Config,
+    ) -> Result<BootResult> {
+        check_production_secrets(environment, &config)?;
+        create_app::<Self, Migrator>(mode, environment, config).await
+    }
+
+    async fn initializers(_ctx: &AppContext) -> Result<Vec<Box<dyn Initializer>>> {
+        Ok(vec![])
+    }
+
+    async fn after_context(ctx: AppContext) -> Result<AppContext> {
+        ctx.shared_store
+            .insert(Arc::new(Settings::from_config(&ctx.config)?));
+        Ok(ctx)
+    }
+
+    fn routes(_ctx: &AppContext) -> AppRoutes {
+        AppRoutes::empty()
+            .add_route(controllers::health::routes())
+            .add_route(controllers::auth::routes())
+            .add_route(controllers::users::routes())
+    }
+
+    async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {
+        Ok(controllers::docs::router())
+    }
+
+    async fn after_routes(router: AxumRouter, _ctx: &AppContext) -> Result<AxumRouter> {
+        Ok(controllers::middleware::wrap(router))
+    }
+
+    async fn connect_workers(_ctx: &AppContext, _queue: &Queue) -> Result<()> {
+        Ok(())
+    }
+
+    #[allow(unused_variables)]
+    fn register_tasks(tasks: &mut Tasks) {
+        // tasks-inject (do not remove)
+        tasks.register(tasks::create_admin::CreateAdmin);
+    }
+
+    async fn truncate(ctx: &AppContext) -> Result<()> {
+        truncate_table(&ctx.db, refresh_tokens::Entity).await?;
+        truncate_table(&ctx.db, login_throttles::Entity).await?;
+        truncate_table(&ctx.db, users::Entity).await?;
+        Ok(())
+    }
+
+    async fn seed(_ctx: &AppContext, _base: &Path) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+use axum::http::StatusCode;
+use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::{
+    controllers::extract::{validate, CurrentUser, JsonBody},
+    errors::{ApiError, ErrorBody, FieldErrors},
+    models::{
+        login_throttles, refresh_tokens,
+        users::{self, NewUser, RegisterParams},
+    },
+    settings::Settings,
+    views::{
+        auth::{LoginResponse, TokenPair},
+        users::UserResponse,
+    },
+};
+
+/// `POST /api/auth/login`: `username` or `email`, and `password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginParams {
+    #[schema(example = "alice")]
+    pub username: Option<String>,
+    pub email: Option<String>,
+    #[schema(example = "correct-horse-battery")]
+    pub password: Option<String>,
+}
+
+/// `POST /api/auth/refresh` and `/api/auth/logout`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshParams {
+    pub refresh: String,
+}
+
+fn access_token(ctx: &AppContext, user: &users::Model) -> Result<(String, u64)> {
+    let jwt = ctx.config.get_jwt_config()?;
+    let token = user.generate_jwt(&jwt.secret, jwt.expiration)?;
+    Ok((token, jwt.expiration))
+}
+
+/// Register an analyst account. A `role` in the body is ignored: admins come
+/// from the CLI or from another admin.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterParams,
+    responses(
+        (status = 201, description = "Account created", body = UserResponse),
+        (status = 400, description = "Invalid fields", body = ErrorBody),
+        (status = 409, description = "Username or email taken", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn register(
+    State(ctx): State<AppContext>,
+    JsonBody(params): JsonBody<RegisterParams>,
+) -> Result<Response> {
+    validate(&params)?;
+    let user = users::Model::create_with_password(&ctx.db, &NewUser::analyst(&params)).await?;
+    tracing::info!(user = %user.pid, "account registered");
+    format::render()
+        .status(StatusCode::CREATED)
+        .json(UserResponse::from(&user))
+}
+
+fn too_many(retry_after: i64) -> Result<Response> {
+    let body = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        format!("Too many failed logins: try again in {retry_after} s"),
+    )
+    .body();
+    format::render()
+        .status(StatusCode::TOO_MANY_REQUESTS)
+        .header("retry-after", &retry_after.to_string())
+        .json(body)
+}
+
+/// Log in with username or email. Unknown account and wrong password give the
+/// same 401; repeated failures for an account or from a client give 429.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginParams,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 400, description = "Missing fields", body = ErrorBody),
+        (status = 401, description = "Invalid credentials", body = ErrorBody),
+        (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+#[debug_handler]
+async fn login(
+    State(ctx): State<AppContext>,
+    remote: RemoteIP,
+    JsonBody(params): JsonBody<LoginParams>,
+) -> Result<Response> {
+    let login = params
+        .username
+        .as_deref()
+        .or(params.email.as_deref())
+        .filter(|s| !s.is_empty());
+    let password = params.password.as_deref().filter(|s| !s.is_empty());
+    let (Some(login), Some(password)) = (login, password) else {
+        let mut fields = FieldErrors::new();
+        if login.is_none() {
+            fields.insert(
+                "username".into(),
+                vec!["Send `username` or `email`.".into()],
+            );
+        }
+        if password.is_none() {
+            fields.insert("password".into(), vec!["This field is required.".into()]);
+        }
+        return Err(ApiError::validation(fields).into());
+    };
+
+    let settings = Settings::get(&ctx);
+    let policy = &settings.login_throttle;
+    let client = match remote {
+        RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => ip.to_string(),
+        RemoteIP::None => "unknown".to_string(),
+    };
+    let keys = login_throttles::keys(login, &client);
+    if let Some(wait) = login_throttles::Model::retry_after(&ctx.db, &keys, policy).await? {
+        return too_many(wait);
+    }
+
+    let user = users::Model::find_by_login(&ctx.db, login).await.ok();
+    let ok = users::Model::password_matches(user.as_ref(), password);
+    let user = match user {
+        Some(user) if ok && user.is_active => user,
+        _ => {
+            login_throttles::Model::record_failure(&ctx.db, &keys, policy).await?;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid username/email or password",
+            )
+            .into());
+        }
+    };
+    login_throttles::Model::clear(&ctx.db, &keys[0]).await?;
+    user.touch_login(&ctx.db).await?;
+
+    let (access, expires_in) = access_token(&ctx, &user)?;
+    let refresh =
+        refresh_tokens::Model::issue(&ctx.db, &user, None, settings.refresh_token_ttl_seconds)
+            .await?;
+    tracing::info!(user = %user.pid, "logged in");
+    format::json(LoginResponse {
+        tokens: TokenPair::new(access, refresh, expires_in),
+        user: UserResponse::from(&user),
+    })
+}
+
+/// Exchange a refresh token for a new pair. The old token is spent; using a
+/// spent token again revokes every token of its login.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    request_body = RefreshParams,
+    responses(
+        (status = 200, description = "New tokens", body = TokenPair),
+        (status = 401, description = "Invalid, expired, revoked or reused token", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn refresh(
+    State(ctx): State<AppContext>,
+    JsonBody(params): JsonBody<RefreshParams>,
+) -> Result<Response> {
+    let ttl = Settings::get(&ctx).refresh_token_ttl_seconds;
+    let (user, refresh) = refresh_tokens::Model::rotate(&ctx.db, &params.refresh, ttl).await?;
+    let (access, expires_in) = access_token(&ctx, &user)?;
+    format::json(TokenPair::new(access, refresh, expires_in))
+}
+
+/// Log out: the refresh token (and every token rotated from the same login)
+/// stops working.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    request_body = RefreshParams,
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Unknown refresh token", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn logout(
+    State(ctx): State<AppContext>,
+    JsonBody(params): JsonBody<RefreshParams>,
+) -> Result<Response> {
+    refresh_tokens::Model::revoke(&ctx.db, &params.refresh).await?;
+    format::render().status(StatusCode::NO_CONTENT).empty()
+}
+
+/// The current user.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The current user", body = UserResponse),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn me(user: CurrentUser, State(_ctx): State<AppContext>) -> Result<Response> {
+    format::json(UserResponse::from(&user.0))
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .prefix("/api/auth")
+        .add("/register", post(register))
+        .add("/login", post(login))
+        .add("/refresh", post(refresh))
+        .add("/logout", post(logout))
+        .add("/me", get(me))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(register, login, refresh, logout, me))]
+pub struct AuthApi;

@@ -1,0 +1,71 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]`
+//! annotations, and the pages that show it: `/swagger`, `/redoc`,
+//! `/api-docs/openapi.json`.
+use axum::Router as AxumRouter;
+use loco_rs::prelude::*;
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_redoc::{Redoc, Servable};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::controllers::{auth::AuthApi, health::HealthApi, users::UsersApi};
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from POST /api/auth/login (15 minutes by default)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigil",
+        description = "Security event ingestion and alert management. Sensors and analysts \
+POST events; HIGH and CRITICAL events become alerts, joined by fingerprint; admins drive \
+alerts through their lifecycle. Every error is JSON: {\"error\", \"message\", \"fields\"?}. \
+Every path answers with or without a trailing slash.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "users", description = "Account administration (ADMIN)"),
+        (name = "operations", description = "Health probes"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The whole document.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(AuthApi::openapi());
+    doc.merge(UsersApi::openapi());
+    doc.merge(HealthApi::openapi());
+    doc
+}
+
+/// Swagger UI, ReDoc and the JSON document, mounted before Loco's middleware
+/// so they get request ids, CORS and panic catching like every other route.
+pub fn router() -> AxumRouter<AppContext> {
+    let doc = openapi();
+    AxumRouter::new()
+        .merge(SwaggerUi::new("/swagger").url("/api-docs/openapi.json", doc.clone()))
+        .merge(Redoc::with_url("/redoc", doc))
+}

@@ -1,0 +1,356 @@
+//! Extractors shared by every controller: the JSON body, the authenticated
+//! principal with its role guard, and page parameters.
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts, HeaderMap},
+};
+use loco_rs::prelude::*;
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use crate::{
+    errors::{validation_fields, ApiError, FieldErrors},
+    models::users::{self, Role},
+    settings::Settings,
+    views::pagination::Page,
+};
+
+/// A JSON request body. Wrong content type → 415, malformed JSON → 400
+/// `malformed_json`, a missing or mistyped field → 400 `validation_failed`
+/// naming it, over 1 MiB → 413.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+/// Parses JSON bytes into `T`, naming the field that failed.
+///
+/// # Errors
+/// 400 `malformed_json` or `validation_failed`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    match parsed {
+        Ok(value) => {
+            de.end().map_err(|e| {
+                ApiError::bad_request("malformed_json", format!("Malformed JSON: {e}"))
+            })?;
+            Ok(value)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(ApiError::bad_request(
+                    "malformed_json",
+                    format!("Malformed JSON: {inner}"),
+                ));
+            }
+            let text = inner.to_string();
+            // serde reports a missing field at the parent: name the field itself.
+            let (field, message) = match text.split('`').nth(1) {
+                Some(name) if text.starts_with("missing field") => {
+                    let field = if path == "." {
+                        name.to_string()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    (field, "This field is required.".to_string())
+                }
+                _ if path == "." => ("body".to_string(), strip_position(&text)),
+                _ => (path, strip_position(&text)),
+            };
+            Err(ApiError::field(&field, message))
+        }
+    }
+}
+
+fn strip_position(text: &str) -> String {
+    text.split(" at line ").next().unwrap_or(text).to_string()
+}
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The request body must be JSON (Content-Type: application/json)",
+            )
+            .into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    rej.status(),
+                    "payload_too_large",
+                    "The request body is larger than the 1 MiB limit",
+                )
+            } else {
+                ApiError::bad_request("bad_request", rej.body_text())
+            }
+        })?;
+        Ok(Self(parse_json(&bytes)?))
+    }
+}
+
+/// Runs `validator` rules, reporting every invalid field at once.
+///
+/// # Errors
+/// 400 `validation_failed`.
+pub fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {
+    value
+        .validate()
+        .map_err(|errors| ApiError::validation(validation_fields(&errors)))
+}
+
+/// The authenticated user, loaded from the database on every request so a
+/// deactivated or demoted account loses its rights at once.
+pub struct CurrentUser(pub users::Model);
+
+impl FromRequestParts<AppContext> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &AppContext,
+    ) -> Result<Self, Self::Rejection> {
+        let has_token = parts.headers.contains_key(header::AUTHORIZATION);
+        let jwt = auth::JWT::from_request_parts(parts, ctx)
+            .await
+            .map_err(|_| {
+                ApiError::unauthorized(if has_token {
+                    "The access token is invalid or expired"
+                } else {
+                    "Authentication required: send Authorization: Bearer <access token>"
+                })
+            })?;
+        let user = users::Model::find_by_pid(&ctx.db, &jwt.claims.pid)
+            .await
+            .map_err(|_| ApiError::unauthorized("The access token is invalid or expired"))?;
+        if !user.is_active {
+            return Err(ApiError::unauthorized("This account is deactivated").into());
+        }
+        Ok(Self(user))
+    }
+}
+
+impl CurrentUser {
+    /// The one role guard: 403 unless the user holds `role` (admins hold all).
+    ///
+    /// # Errors
+    /// 403 `forbidden`.
+    pub fn require(&self, role: Role) -> Result<&users::Model> {
+        if self.0.role() == role || self.0.role() == Role::Admin {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::forbidden(format!("This action requires the {role} role")).into())
+        }
+    }
+}
+
+pub const DEFAULT_PAGE_SIZE: u64 = 10;
+pub const MAX_PAGE_SIZE: u64 = 500;
+
+/// `page` and `page_size` (SPEC §5), plus what absolute links need.
+pub struct PageParams {
+    pub page: u64,
+    pub page_size: u64,
+    base: String,
+    query: Vec<(String, String)>,
+}
+
+fn parse_positive(
+    query: &[(String, String)],
+    name: &str,
+    default: u64,
+    max: u64,
+    errors: &mut FieldErrors,
+) -> u64 {
+    let Some((_, raw)) = query.iter().rev().find(|(k, _)| k == name) else {
+        return default;
+    };
+    match raw.parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => n,
+        _ => {
+            errors.insert(
+                name.to_string(),
+                vec![format!(
+                    "Must be a whole number from 1 to {max}, got `{raw}`."
+                )],
+            );
+            default
+        }
+    }
+}
+
+impl FromRequestParts<AppContext> for PageParams {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &AppContext,
+    ) -> Result<Self, Self::Rejection> {
+        let query: Vec<(String, String)> =
+            parts.uri.query().map(url_pairs).unwrap_or_default();
+        let mut errors = FieldErrors::new();
+        let page = parse_positive(&query, "page", 1, u64::from(u32::MAX), &mut errors);
+        let page_size = parse_positive(
+            &query,
+            "page_size",
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+            &mut errors,
+        );
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors).into());
+        }
+        let settings = Settings::get(ctx);
+        let origin = if settings.public_url.is_empty() {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            let scheme = parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .filter(|s| *s == "https" || *s == "http")
+                .unwrap_or("http");
+            format!("{scheme}://{host}")
+        } else {
+            settings.public_url.trim_end_matches('/').to_string()
+        };
+        Ok(Self {
+            page,
+            page_size,
+            base: format!("{origin}{}", parts.uri.path()),
+            query,
+        })
+    }
+}
+
+/// Splits a query string into decoded pairs.
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    out.push(hi * 16 + lo);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl PageParams {
+    fn link(&self, page: u64) -> String {
+        let mut pairs: Vec<String> = self
+            .query
+            .iter()
+            .filter(|(k, _)| k != "page")
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect();
+        pairs.push(format!("page={page}"));
+        format!("{}?{}", self.base, pairs.join("&"))
+    }
+
+    /// Wraps one page of results with the total and the neighbour links.
+    #[must_use]
+    pub fn page<T: utoipa::ToSchema>(&self, results: Vec<T>, count: u64) -> Page<T> {
+        let last = count.div_ceil(self.page_size).max(1);
+        Page {
+            count,
+            next: (self.page < last).then(|| self.link(self.page + 1)),
+            previous: (self.page > 1).then(|| self.link((self.page - 1).min(last))),
+            results,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_query_pairs() {
+        assert_eq!(
+            url_pairs("search=a%20b+c&x=%ZZ&page=2"),
+            vec![
+                ("search".to_string(), "a b c".to_string()),
+                ("x".to_string(), "%ZZ".to_string()),
+                ("page".to_string(), "2".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_missing_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            a: String,
+        }
+        let err = parse_json::<P>(b"{}").unwrap_err();
+        assert_eq!(err.code, "validation_failed");
+        assert!(err.fields.unwrap().contains_key("a"));
+        let err = parse_json::<P>(b"{\"a\":").unwrap_err();
+        assert_eq!(err.code, "malformed_json");
+        let err = parse_json::<P>(b"{\"a\":5}").unwrap_err();
+        assert!(err.fields.unwrap().contains_key("a"));
+    }
+}

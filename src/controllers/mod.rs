@@ -1,0 +1,6 @@
+pub mod auth;
+pub mod docs;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod users;

@@ -1,0 +1,132 @@
+use chrono::{Duration, Utc};
+use loco_rs::{hash, prelude::*};
+use sea_orm::sea_query::Expr;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use super::_entities::refresh_tokens::{self, ActiveModel, Column, Entity, Model};
+use super::users;
+use crate::errors::ApiError;
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// SHA-256 (hex) of an opaque refresh token: what the database keeps.
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn invalid() -> Error {
+    ApiError::unauthorized("The refresh token is invalid, expired or revoked").into()
+}
+
+impl Model {
+    /// Issues a new refresh token for `user` in `family` (a new family for a
+    /// fresh login) and returns the plaintext token, shown only this once.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn issue<C: ConnectionTrait>(
+        db: &C,
+        user: &users::Model,
+        family: Option<Uuid>,
+        ttl_seconds: i64,
+    ) -> ModelResult<String> {
+        let token = format!("vgr_{}", hash::random_string(48));
+        ActiveModel {
+            token_hash: ActiveValue::set(digest(&token)),
+            family: ActiveValue::set(family.unwrap_or_else(Uuid::new_v4)),
+            expires_at: ActiveValue::set((Utc::now() + Duration::seconds(ttl_seconds)).into()),
+            user_id: ActiveValue::set(user.id),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        Ok(token)
+    }
+
+    /// Spends `token` and issues its successor in the same family. A token
+    /// that was already spent (a replay, or a stolen copy) revokes the whole
+    /// family: both holders must log in again.
+    ///
+    /// # Errors
+    /// 401 when the token is unknown, expired, revoked or replayed; 401 when
+    /// the account is inactive; database errors.
+    pub async fn rotate(
+        db: &DatabaseConnection,
+        token: &str,
+        ttl_seconds: i64,
+    ) -> Result<(users::Model, String)> {
+        let Some(row) = Entity::find()
+            .filter(Column::TokenHash.eq(digest(token)))
+            .one(db)
+            .await?
+        else {
+            return Err(invalid());
+        };
+        if row.revoked_at.is_some() {
+            return Err(invalid());
+        }
+        if row.used_at.is_some() {
+            tracing::warn!(
+                user_id = row.user_id,
+                "refresh token reused: family revoked"
+            );
+            Self::revoke_family(db, row.family).await?;
+            return Err(invalid());
+        }
+        if row.expires_at < Utc::now() {
+            return Err(invalid());
+        }
+        let txn = db.begin().await?;
+        // Spend it only if nobody else did in the meantime: of two concurrent
+        // refreshes with one token, exactly one wins.
+        let spent = Entity::update_many()
+            .col_expr(Column::UsedAt, Expr::value(Utc::now()))
+            .filter(Column::Id.eq(row.id))
+            .filter(Column::UsedAt.is_null())
+            .filter(Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if spent.rows_affected != 1 {
+            txn.rollback().await?;
+            Self::revoke_family(db, row.family).await?;
+            return Err(invalid());
+        }
+        let user = users::Entity::find_by_id(row.user_id)
+            .one(&txn)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(invalid)?;
+        let next = Self::issue(&txn, &user, Some(row.family), ttl_seconds).await?;
+        txn.commit().await?;
+        Ok((user, next))
+    }
+
+    /// Revokes the family of `token` (logout). Already revoked: nothing to do.
+    ///
+    /// # Errors
+    /// 401 when the token is unknown; database errors.
+    pub async fn revoke(db: &DatabaseConnection, token: &str) -> Result<()> {
+        let row = Entity::find()
+            .filter(Column::TokenHash.eq(digest(token)))
+            .one(db)
+            .await?
+            .ok_or_else(invalid)?;
+        Self::revoke_family(db, row.family).await?;
+        Ok(())
+    }
+
+    /// Revokes every live token of a family.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> ModelResult<u64> {
+        let res = Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(Column::Family.eq(family))
+            .filter(Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+}

@@ -1,0 +1,365 @@
+use std::{fmt, str::FromStr, sync::OnceLock};
+
+use loco_rs::{auth::jwt, hash, prelude::*};
+use sea_orm::{sea_query::Expr, SqlErr};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use super::_entities::users::{self, ActiveModel, Column, Entity, Model};
+use crate::errors::ApiError;
+
+/// What a person may do (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Role {
+    Admin,
+    Analyst,
+}
+
+impl Role {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "ADMIN",
+            Self::Analyst => "ANALYST",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "ADMIN" => Ok(Self::Admin),
+            "ANALYST" => Ok(Self::Analyst),
+            _ => Err(format!("unknown role `{s}`: expected ADMIN or ANALYST")),
+        }
+    }
+}
+
+/// Case-insensitive on input, uppercase on output.
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `POST /api/auth/register`. Every field is optional at the parse step so
+/// that all missing and invalid fields are reported together.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct RegisterParams {
+    #[validate(
+        required(message = "This field is required."),
+        length(min = 1, max = 150, message = "Must be 1 to 150 characters."),
+        custom(function = "validate_username")
+    )]
+    #[schema(example = "alice")]
+    pub username: Option<String>,
+    #[validate(
+        required(message = "This field is required."),
+        email(message = "Enter a valid email address.")
+    )]
+    #[schema(example = "alice@example.com")]
+    pub email: Option<String>,
+    #[validate(
+        required(message = "This field is required."),
+        length(
+            min = 10,
+            max = 1024,
+            message = "Must be at least 10 characters (and at most 1024)."
+        )
+    )]
+    #[schema(example = "correct-horse-battery", min_length = 10)]
+    pub password: Option<String>,
+}
+
+fn validate_username(name: &str) -> Result<(), validator::ValidationError> {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c))
+    {
+        Ok(())
+    } else {
+        let mut err = validator::ValidationError::new("username");
+        err.message = Some("Use only letters, digits and @ . + - _".into());
+        Err(err)
+    }
+}
+
+/// The fields of a new account, once validated.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub role: Role,
+}
+
+impl<'a> NewUser<'a> {
+    /// An analyst account from a validated registration.
+    #[must_use]
+    pub fn analyst(params: &'a RegisterParams) -> Self {
+        Self {
+            username: params.username.as_deref().unwrap_or_default(),
+            email: params.email.as_deref().unwrap_or_default(),
+            password: params.password.as_deref().unwrap_or_default(),
+            role: Role::Analyst,
+        }
+    }
+}
+
+/// The changes an admin may make to an account.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessChange {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+#[async_trait::async_trait]
+impl ActiveModelBehavior for super::_entities::users::ActiveModel {
+    async fn before_save<C>(self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if insert {
+            let mut this = self;
+            this.pid = ActiveValue::Set(Uuid::new_v4());
+            Ok(this)
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticable for Model {
+    async fn find_by_api_key(_db: &DatabaseConnection, _api_key: &str) -> ModelResult<Self> {
+        // Users have no API key: machine keys are their own table.
+        Err(ModelError::EntityNotFound)
+    }
+
+    async fn find_by_claims_key(db: &DatabaseConnection, claims_key: &str) -> ModelResult<Self> {
+        Self::find_by_pid(db, claims_key).await
+    }
+}
+
+/// A hash of a password nobody has, verified when the account does not
+/// exist so that a wrong username costs the same time as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash::hash_password("vigil-decoy-password").unwrap_or_default())
+}
+
+impl Model {
+    /// The account's role; an unknown value in the row grants nothing beyond analyst.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Analyst)
+    }
+
+    #[must_use]
+    pub fn is_admin(&self) -> bool {
+        self.is_active && self.role() == Role::Admin
+    }
+
+    /// Finds a user by public id.
+    ///
+    /// # Errors
+    /// `EntityNotFound` when there is none (or the id is not a UUID).
+    pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
+        let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
+        Entity::find()
+            .filter(Column::Pid.eq(pid))
+            .one(db)
+            .await?
+            .ok_or(ModelError::EntityNotFound)
+    }
+
+    /// Finds a user by username or email (case-insensitive for email).
+    ///
+    /// # Errors
+    /// `EntityNotFound` when there is none.
+    pub async fn find_by_login(db: &DatabaseConnection, login: &str) -> ModelResult<Self> {
+        let cond = if login.contains('@') {
+            Column::Email.eq(login.to_lowercase())
+        } else {
+            Column::Username.eq(login)
+        };
+        Entity::find()
+            .filter(cond)
+            .one(db)
+            .await?
+            .ok_or(ModelError::EntityNotFound)
+    }
+
+    /// Checks a password; unknown accounts are checked against a decoy so the
+    /// answer takes the same time either way.
+    #[must_use]
+    pub fn password_matches(user: Option<&Self>, password: &str) -> bool {
+        match user {
+            Some(user) => hash::verify_password(password, &user.password),
+            None => {
+                let _ = hash::verify_password(password, decoy_hash());
+                false
+            }
+        }
+    }
+
+    /// Creates an account with an Argon2id password hash. Username and email
+    /// are unique: a duplicate is a 409 naming the field, even when two
+    /// registrations race (the unique indexes decide).
+    ///
+    /// # Errors
+    /// 409 `duplicate` on a taken username or email; database errors.
+    pub async fn create_with_password(db: &DatabaseConnection, new: &NewUser<'_>) -> Result<Self> {
+        let email = new.email.to_lowercase();
+        if let Some(field) = Self::taken_field(db, new.username, &email).await? {
+            return Err(duplicate(field).into());
+        }
+        let password = hash::hash_password(new.password)?;
+        let inserted = ActiveModel {
+            username: ActiveValue::set(new.username.to_string()),
+            email: ActiveValue::set(email.clone()),
+            password: ActiveValue::set(password),
+            role: ActiveValue::set(new.role.as_str().to_string()),
+            is_active: ActiveValue::set(true),
+            ..Default::default()
+        }
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(user) => Ok(user),
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                let field = Self::taken_field(db, new.username, &email)
+                    .await?
+                    .unwrap_or("username");
+                Err(duplicate(field).into())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn taken_field(
+        db: &DatabaseConnection,
+        username: &str,
+        email: &str,
+    ) -> ModelResult<Option<&'static str>> {
+        let hit = Entity::find()
+            .filter(
+                Condition::any()
+                    .add(Column::Username.eq(username))
+                    .add(Column::Email.eq(email)),
+            )
+            .one(db)
+            .await?;
+        Ok(hit.map(|u| {
+            if u.username == username {
+                "username"
+            } else {
+                "email"
+            }
+        }))
+    }
+
+    /// Issues a short-lived access token (JWT) for this user.
+    ///
+    /// # Errors
+    /// When the token cannot be signed.
+    pub fn generate_jwt(&self, secret: &str, expiration: u64) -> ModelResult<String> {
+        let mut claims = serde_json::Map::new();
+        claims.insert("typ".into(), "access".into());
+        jwt::JWT::new(secret)
+            .generate_token(expiration, self.pid.to_string(), claims)
+            .map_err(ModelError::from)
+    }
+
+    /// One page of users, newest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list_page(
+        db: &DatabaseConnection,
+        page: u64,
+        page_size: u64,
+    ) -> ModelResult<(Vec<Self>, u64)> {
+        let paginator = Entity::find()
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id)
+            .paginate(db, page_size);
+        let count = paginator.num_items().await?;
+        let items = paginator.fetch_page(page.saturating_sub(1)).await?;
+        Ok((items, count))
+    }
+
+    /// Counts active admins other than `except`.
+    async fn other_active_admins<C: ConnectionTrait>(db: &C, except: i64) -> ModelResult<u64> {
+        Ok(Entity::find()
+            .filter(Column::Role.eq(Role::Admin.as_str()))
+            .filter(Column::IsActive.eq(true))
+            .filter(Column::Id.ne(except))
+            .count(db)
+            .await?)
+    }
+
+    /// Changes role and/or active flag. The last active admin can be neither
+    /// demoted nor deactivated, so the service always has someone in charge.
+    ///
+    /// # Errors
+    /// 409 `last_admin`; database errors.
+    pub async fn change_access(
+        self,
+        db: &DatabaseConnection,
+        change: &AccessChange,
+    ) -> Result<Self> {
+        let txn = db.begin().await?;
+        let role = change.role.unwrap_or_else(|| self.role());
+        let active = change.is_active.unwrap_or(self.is_active);
+        let loses_admin = self.is_admin() && !(active && role == Role::Admin);
+        if loses_admin && Self::other_active_admins(&txn, self.id).await? == 0 {
+            return Err(ApiError::conflict(
+                "last_admin",
+                "This is the last active admin: promote another admin first",
+            )
+            .into());
+        }
+        let mut am = self.into_active_model();
+        am.role = ActiveValue::set(role.as_str().to_string());
+        am.is_active = ActiveValue::set(active);
+        let user = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(user)
+    }
+
+    /// Records a successful login.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn touch_login(&self, db: &DatabaseConnection) -> ModelResult<()> {
+        Entity::update_many()
+            .col_expr(Column::LastLoginAt, Expr::value(chrono::Utc::now()))
+            .filter(Column::Id.eq(self.id))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+}
+
+fn duplicate(field: &'static str) -> ApiError {
+    let mut fields = crate::errors::FieldErrors::new();
+    let msg = if field == "email" {
+        "A user with this email already exists."
+    } else {
+        "A user with this username already exists."
+    };
+    fields.insert(field.to_string(), vec![msg.to_string()]);
+    ApiError::conflict("duplicate", msg).with_fields(fields)
+}

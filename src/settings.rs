@@ -1,0 +1,88 @@
+//! Vigil's own settings: the `settings:` block of `config/<env>.yaml`, typed
+//! once at start-up and kept in the shared store.
+use loco_rs::prelude::*;
+use serde::Deserialize;
+
+/// Failed-login throttling (SPEC §2).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginThrottle {
+    /// Failures allowed for one account within the window.
+    #[serde(default = "default_account_failures")]
+    pub max_failures_per_account: i64,
+    /// Failures allowed from one client address within the window.
+    #[serde(default = "default_client_failures")]
+    pub max_failures_per_client: i64,
+    /// Length of the window, and of the lock-out once it is exceeded.
+    #[serde(default = "default_window")]
+    pub window_seconds: i64,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: default_account_failures(),
+            max_failures_per_client: default_client_failures(),
+            window_seconds: default_window(),
+        }
+    }
+}
+
+const fn default_account_failures() -> i64 {
+    5
+}
+const fn default_client_failures() -> i64 {
+    20
+}
+const fn default_window() -> i64 {
+    900
+}
+const fn default_refresh_ttl() -> i64 {
+    14 * 24 * 3600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Lifetime of a refresh token, in seconds.
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_token_ttl_seconds: i64,
+    #[serde(default)]
+    pub login_throttle: LoginThrottle,
+    /// Scheme and host used for absolute pagination links
+    /// (`https://vigil.example.com`); empty means "from the request's Host".
+    #[serde(default)]
+    pub public_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            refresh_token_ttl_seconds: default_refresh_ttl(),
+            login_throttle: LoginThrottle::default(),
+            public_url: String::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `settings:` from the loaded configuration.
+    ///
+    /// # Errors
+    /// When the block does not match this schema.
+    pub fn from_config(config: &loco_rs::config::Config) -> Result<Self> {
+        match &config.settings {
+            Some(raw) => serde_json::from_value(raw.clone())
+                .map_err(|e| Error::string(&format!("invalid `settings:` in config: {e}"))),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// The settings stored at start-up (see `App::after_context`).
+    #[must_use]
+    pub fn get(ctx: &AppContext) -> std::sync::Arc<Self> {
+        ctx.shared_store
+            .get::<std::sync::Arc<Self>>()
+            .unwrap_or_else(|| {
+                std::sync::Arc::new(Self::from_config(&ctx.config).unwrap_or_default())
+            })
+    }
+}

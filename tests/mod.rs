@@ -1,0 +1,3 @@
+mod models;
+mod requests;
+mod tasks;

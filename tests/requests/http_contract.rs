@@ -1,0 +1,130 @@
+//! The conventions every endpoint shares: JSON errors for the framework's
+//! own rejections, trailing slashes, body limits, probes, API docs.
+use loco_rs::testing::prelude::*;
+use serde_json::{json, Value};
+use vigil::app::App;
+
+use super::prepare_data::{assert_error, PASSWORD};
+
+#[tokio::test]
+async fn unknown_route_is_a_json_404() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let r = request.get("/api/nothing-here").await;
+        let body = assert_error(&r, 404, "not_found");
+        assert!(body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/nothing-here"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_json_405() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let r = request.get("/api/auth/login").await;
+        assert_error(&r, 405, "method_not_allowed");
+        let r = request.delete("/api/auth/register/").await;
+        assert_error(&r, 405, "method_not_allowed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn non_json_bodies_are_415_and_malformed_json_is_400() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let r = request
+            .post("/api/auth/register")
+            .text("<user><username>a</username></user>")
+            .content_type("application/xml")
+            .await;
+        assert_error(&r, 415, "unsupported_media_type");
+
+        let r = request
+            .post("/api/auth/login")
+            .text("username=a&password=b")
+            .content_type("application/x-www-form-urlencoded")
+            .await;
+        assert_error(&r, 415, "unsupported_media_type");
+
+        let r = request
+            .post("/api/auth/register")
+            .text("{\"username\": \"a\",")
+            .content_type("application/json")
+            .await;
+        assert_error(&r, 400, "malformed_json");
+
+        let r = request
+            .post("/api/auth/register")
+            .text("[1, 2, 3]")
+            .content_type("application/json")
+            .await;
+        assert_error(&r, 400, "validation_failed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bodies_over_one_mebibyte_are_413() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let big = "x".repeat(1024 * 1024 + 10);
+        let r = request
+            .post("/api/auth/register")
+            .json(&json!({"username": "alice", "email": "a@example.com", "password": big}))
+            .await;
+        assert_error(&r, 413, "payload_too_large");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn paths_answer_with_or_without_trailing_slash() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let body = json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD});
+        let r = request.post("/api/auth/register/").json(&body).await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        let r = request
+            .post("/api/auth/login/")
+            .json(&json!({"username": "alice", "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status_code(), 200);
+        assert_eq!(request.get("/_ping/").await.status_code(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn probes_report_process_and_database() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let r = request.get("/_ping").await;
+        assert_eq!(r.status_code(), 200);
+        assert_eq!(r.json::<Value>()["status"], "ok");
+        for path in ["/_health", "/ready"] {
+            let r = request.get(path).await;
+            assert_eq!(r.status_code(), 200, "{path}");
+            assert_eq!(r.json::<Value>()["database"], "ok");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn api_docs_are_served() {
+    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+        let doc = request.get("/api-docs/openapi.json").await;
+        assert_eq!(doc.status_code(), 200);
+        let doc: Value = doc.json();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        assert!(doc["paths"]["/api/auth/login"]["post"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+        let ui = request.get("/swagger/").await;
+        assert_eq!(ui.status_code(), 200);
+        assert!(ui.text().contains("swagger-ui"), "Swagger UI page");
+
+        let redoc = request.get("/redoc").await;
+        assert_eq!(redoc.status_code(), 200);
+        assert!(redoc.text().to_lowercase().contains("redoc"));
+    })
+    .await;
+}

@@ -1,0 +1,114 @@
+//! Forged, tampered and expired access tokens are all a 401.
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, Mac};
+use loco_rs::testing::prelude::*;
+use serde_json::{json, Value};
+use sha2::Sha512;
+use vigil::{app::App, models::users::Role};
+
+use super::prepare_data::{assert_error, create_user, token_for};
+
+const TEST_SECRET: &str = "dGVzdC1vbmx5LXZpZ2lsLWp3dC1zZWNyZXQtbm90LWZvci1wcm9kdWN0aW9u";
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+/// Signs `claims` with HS512 under `secret` (base64 key, as Loco does).
+fn sign(claims: &Value, secret_b64: &str) -> String {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret_b64)
+        .unwrap();
+    let input = format!(
+        "{}.{}",
+        b64(&json!({"alg": "HS512", "typ": "JWT"})),
+        b64(claims)
+    );
+    let mut mac = Hmac::<Sha512>::new_from_slice(&key).unwrap();
+    mac.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[tokio::test]
+async fn a_correctly_signed_token_is_accepted() {
+    // Guards the helper itself: the forgeries below fail for their flaw only.
+    request_with_create_db::<App, _, _>(|request, ctx| async move {
+        let user = create_user(&ctx, "alice", Role::Analyst).await;
+        let token = sign(
+            &json!({"pid": user.pid.to_string(), "exp": now() + 600}),
+            TEST_SECRET,
+        );
+        let r = request
+            .get("/api/auth/me")
+            .authorization_bearer(&token)
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forged_tokens_are_401() {
+    request_with_create_db::<App, _, _>(|request, ctx| async move {
+        let user = create_user(&ctx, "alice", Role::Analyst).await;
+        let admin = create_user(&ctx, "root", Role::Admin).await;
+        let pid = user.pid.to_string();
+
+        let expired = sign(&json!({"pid": pid, "exp": now() - 3600}), TEST_SECRET);
+        let wrong_key = sign(
+            &json!({"pid": pid, "exp": now() + 600}),
+            "YW5vdGhlci1zZWNyZXQtdGhhdC1pcy1ub3QtdGhlLXNlcnZlcnMta2V5",
+        );
+        let alg_none = format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT"})),
+            b64(&json!({"pid": admin.pid.to_string(), "exp": now() + 600}))
+        );
+        // A real token whose payload is swapped for the admin's pid.
+        let real = token_for(&request, &ctx, "bob", Role::Analyst).await;
+        let parts: Vec<&str> = real.split('.').collect();
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&json!({"pid": admin.pid.to_string(), "exp": now() + 600})),
+            parts[2]
+        );
+        let bad_signature = format!("{}.{}.{}", parts[0], parts[1], "AAAA");
+
+        for (name, token) in [
+            ("expired", expired),
+            ("wrong key", wrong_key),
+            ("alg none", alg_none),
+            ("tampered payload", tampered),
+            ("bad signature", bad_signature),
+            ("garbage", "not.a.jwt".to_string()),
+        ] {
+            let r = request
+                .get("/api/auth/me")
+                .authorization_bearer(&token)
+                .await;
+            assert_eq!(r.status_code(), 401, "{name}: {}", r.text());
+            assert_error(&r, 401, "unauthorized");
+            let r = request.get("/api/users").authorization_bearer(&token).await;
+            assert_eq!(r.status_code(), 401, "{name} on an admin route");
+        }
+        // A refresh token is not an access token.
+        let refresh = super::prepare_data::login(&request, "alice").await["refresh"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = request
+            .get("/api/auth/me")
+            .authorization_bearer(&refresh)
+            .await;
+        assert_error(&r, 401, "unauthorized");
+    })
+    .await;
+}
