@@ -1,3 +1,4 @@
 mod models;
 mod requests;
+mod support;
 mod tasks;

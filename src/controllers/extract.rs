@@ -207,8 +207,7 @@ impl FromRequestParts<AppContext> for PageParams {
         parts: &mut Parts,
         ctx: &AppContext,
     ) -> Result<Self, Self::Rejection> {
-        let query: Vec<(String, String)> =
-            parts.uri.query().map(url_pairs).unwrap_or_default();
+        let query: Vec<(String, String)> = parts.uri.query().map(url_pairs).unwrap_or_default();
         let mut errors = FieldErrors::new();
         let page = parse_positive(&query, "page", 1, u64::from(u32::MAX), &mut errors);
         let page_size = parse_positive(

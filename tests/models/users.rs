@@ -1,4 +1,4 @@
-use loco_rs::{app::Hooks, config::Config, environment::Environment, testing::prelude::*};
+use loco_rs::{app::Hooks, config::Config, environment::Environment};
 use vigil::{
     app::{check_production_secrets, App, COMMITTED_JWT_SECRETS},
     models::users::{self, NewUser, Role},
@@ -14,7 +14,7 @@ fn roles_parse_case_insensitively_and_print_uppercase() {
 
 #[tokio::test]
 async fn passwords_are_hashed_and_verified() {
-    let boot = boot_test_with_create_db::<App>().await.unwrap();
+    let boot = crate::support::boot().await;
     let user = users::Model::create_with_password(
         &boot.app_context.db,
         &NewUser {

@@ -1,11 +1,7 @@
-use loco_rs::testing::prelude::*;
 use serde_json::{json, Value};
-use vigil::{
-    app::App,
-    models::{
-        _entities::refresh_tokens,
-        users::{self, Role},
-    },
+use vigil::models::{
+    _entities::refresh_tokens,
+    users::{self, Role},
 };
 
 use super::prepare_data::{assert_error, create_user, login, token_for, PASSWORD};
@@ -13,7 +9,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 
 #[tokio::test]
 async fn register_creates_an_analyst_without_exposing_the_hash() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let response = request
             .post("/api/auth/register")
             .json(&json!({
@@ -45,7 +41,7 @@ async fn register_creates_an_analyst_without_exposing_the_hash() {
 
 #[tokio::test]
 async fn register_reports_every_invalid_field() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let response = request
             .post("/api/auth/register")
             .json(&json!({"username": "", "email": "not-an-email", "password": "short"}))
@@ -77,7 +73,7 @@ async fn register_reports_every_invalid_field() {
 
 #[tokio::test]
 async fn register_duplicates_are_409_naming_the_field() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let alice =
             json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD});
         assert_eq!(
@@ -107,7 +103,7 @@ async fn register_duplicates_are_409_naming_the_field() {
 
 #[tokio::test]
 async fn login_by_username_or_email_returns_tokens_and_user() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         create_user(&ctx, "alice", Role::Analyst).await;
         let body = login(&request, "alice").await;
         assert!(body["access"]
@@ -140,7 +136,7 @@ async fn login_by_username_or_email_returns_tokens_and_user() {
 
 #[tokio::test]
 async fn unknown_user_and_wrong_password_get_the_same_401() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         create_user(&ctx, "alice", Role::Analyst).await;
         let wrong_password = request
             .post("/api/auth/login")
@@ -163,7 +159,7 @@ async fn unknown_user_and_wrong_password_get_the_same_401() {
 
 #[tokio::test]
 async fn repeated_failures_for_one_account_are_throttled() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         create_user(&ctx, "alice", Role::Analyst).await;
         for _ in 0..5 {
             let r = request
@@ -197,7 +193,7 @@ async fn repeated_failures_for_one_account_are_throttled() {
 
 #[tokio::test]
 async fn repeated_failures_from_one_client_are_throttled() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         create_user(&ctx, "alice", Role::Analyst).await;
         // 20 failures spread over many account names, from one client.
         for i in 0..20 {
@@ -219,7 +215,7 @@ async fn repeated_failures_from_one_client_are_throttled() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         create_user(&ctx, "alice", Role::Analyst).await;
         let first = login(&request, "alice").await;
         let r1 = first["refresh"].as_str().unwrap().to_string();
@@ -271,7 +267,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn logout_spends_the_refresh_token() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         create_user(&ctx, "alice", Role::Analyst).await;
         let body = login(&request, "alice").await;
         let refresh = body["refresh"].clone();
@@ -300,7 +296,7 @@ async fn logout_spends_the_refresh_token() {
 
 #[tokio::test]
 async fn me_requires_a_token() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let response = request.get("/api/auth/me").await;
         assert_error(&response, 401, "unauthorized");
         let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
@@ -315,7 +311,7 @@ async fn me_requires_a_token() {
 
 #[tokio::test]
 async fn deactivated_user_is_refused_at_once_and_cannot_log_in() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let admin = token_for(&request, &ctx, "root", Role::Admin).await;
         let analyst = token_for(&request, &ctx, "alice", Role::Analyst).await;
         let refresh = login(&request, "alice").await["refresh"].clone();

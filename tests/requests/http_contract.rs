@@ -1,14 +1,12 @@
 //! The conventions every endpoint shares: JSON errors for the framework's
 //! own rejections, trailing slashes, body limits, probes, API docs.
-use loco_rs::testing::prelude::*;
 use serde_json::{json, Value};
-use vigil::app::App;
 
 use super::prepare_data::{assert_error, PASSWORD};
 
 #[tokio::test]
 async fn unknown_route_is_a_json_404() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let r = request.get("/api/nothing-here").await;
         let body = assert_error(&r, 404, "not_found");
         assert!(body["message"]
@@ -21,7 +19,7 @@ async fn unknown_route_is_a_json_404() {
 
 #[tokio::test]
 async fn wrong_method_is_a_json_405() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let r = request.get("/api/auth/login").await;
         assert_error(&r, 405, "method_not_allowed");
         let r = request.delete("/api/auth/register/").await;
@@ -32,7 +30,7 @@ async fn wrong_method_is_a_json_405() {
 
 #[tokio::test]
 async fn non_json_bodies_are_415_and_malformed_json_is_400() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let r = request
             .post("/api/auth/register")
             .text("<user><username>a</username></user>")
@@ -66,7 +64,7 @@ async fn non_json_bodies_are_415_and_malformed_json_is_400() {
 
 #[tokio::test]
 async fn bodies_over_one_mebibyte_are_413() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let big = "x".repeat(1024 * 1024 + 10);
         let r = request
             .post("/api/auth/register")
@@ -79,7 +77,7 @@ async fn bodies_over_one_mebibyte_are_413() {
 
 #[tokio::test]
 async fn paths_answer_with_or_without_trailing_slash() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let body = json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD});
         let r = request.post("/api/auth/register/").json(&body).await;
         assert_eq!(r.status_code(), 201, "{}", r.text());
@@ -95,7 +93,7 @@ async fn paths_answer_with_or_without_trailing_slash() {
 
 #[tokio::test]
 async fn probes_report_process_and_database() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let r = request.get("/_ping").await;
         assert_eq!(r.status_code(), 200);
         assert_eq!(r.json::<Value>()["status"], "ok");
@@ -110,7 +108,7 @@ async fn probes_report_process_and_database() {
 
 #[tokio::test]
 async fn api_docs_are_served() {
-    request_with_create_db::<App, _, _>(|request, _ctx| async move {
+    crate::support::request(|request, _ctx| async move {
         let doc = request.get("/api-docs/openapi.json").await;
         assert_eq!(doc.status_code(), 200);
         let doc: Value = doc.json();

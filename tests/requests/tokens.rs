@@ -1,10 +1,9 @@
 //! Forged, tampered and expired access tokens are all a 401.
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
-use loco_rs::testing::prelude::*;
 use serde_json::{json, Value};
 use sha2::Sha512;
-use vigil::{app::App, models::users::Role};
+use vigil::models::users::Role;
 
 use super::prepare_data::{assert_error, create_user, token_for};
 
@@ -39,7 +38,7 @@ fn now() -> i64 {
 #[tokio::test]
 async fn a_correctly_signed_token_is_accepted() {
     // Guards the helper itself: the forgeries below fail for their flaw only.
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let user = create_user(&ctx, "alice", Role::Analyst).await;
         let token = sign(
             &json!({"pid": user.pid.to_string(), "exp": now() + 600}),
@@ -56,7 +55,7 @@ async fn a_correctly_signed_token_is_accepted() {
 
 #[tokio::test]
 async fn forged_tokens_are_401() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let user = create_user(&ctx, "alice", Role::Analyst).await;
         let admin = create_user(&ctx, "root", Role::Admin).await;
         let pid = user.pid.to_string();

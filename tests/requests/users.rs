@@ -1,15 +1,11 @@
-use loco_rs::testing::prelude::*;
 use serde_json::{json, Value};
-use vigil::{
-    app::App,
-    models::users::{self, Role},
-};
+use vigil::models::users::{self, Role};
 
 use super::prepare_data::{assert_error, create_user, token_for};
 
 #[tokio::test]
 async fn admin_lists_users_with_pagination_links() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let admin = token_for(&request, &ctx, "root", Role::Admin).await;
         for i in 0..4 {
             create_user(&ctx, &format!("user{i}"), Role::Analyst).await;
@@ -48,7 +44,7 @@ async fn admin_lists_users_with_pagination_links() {
 
 #[tokio::test]
 async fn bad_page_parameters_are_400_naming_them() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let admin = token_for(&request, &ctx, "root", Role::Admin).await;
         for query in ["page=0", "page=abc", "page_size=501", "page_size=-1"] {
             let response = request
@@ -65,7 +61,7 @@ async fn bad_page_parameters_are_400_naming_them() {
 
 #[tokio::test]
 async fn analysts_and_anonymous_cannot_administer_users() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let analyst = token_for(&request, &ctx, "alice", Role::Analyst).await;
         let bob = create_user(&ctx, "bob", Role::Analyst).await;
         let path = format!("/api/users/{}", bob.pid);
@@ -99,7 +95,7 @@ async fn analysts_and_anonymous_cannot_administer_users() {
 
 #[tokio::test]
 async fn admin_reads_and_promotes_a_user() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let admin = token_for(&request, &ctx, "root", Role::Admin).await;
         let bob = create_user(&ctx, "bob", Role::Analyst).await;
         let path = format!("/api/users/{}", bob.pid);
@@ -149,7 +145,7 @@ async fn admin_reads_and_promotes_a_user() {
 
 #[tokio::test]
 async fn a_demoted_admin_loses_rights_on_the_next_request() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let root = token_for(&request, &ctx, "root", Role::Admin).await;
         let second = token_for(&request, &ctx, "second", Role::Admin).await;
         let second_user = users::Model::find_by_login(&ctx.db, "second")
@@ -181,7 +177,7 @@ async fn a_demoted_admin_loses_rights_on_the_next_request() {
 
 #[tokio::test]
 async fn the_last_active_admin_cannot_be_demoted_or_deactivated() {
-    request_with_create_db::<App, _, _>(|request, ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let root = token_for(&request, &ctx, "root", Role::Admin).await;
         let root_user = users::Model::find_by_login(&ctx.db, "root").await.unwrap();
         let path = format!("/api/users/{}", root_user.pid);

@@ -1,4 +1,4 @@
-use loco_rs::{boot::run_task, task, testing::prelude::*};
+use loco_rs::{boot::run_task, task};
 use vigil::{
     app::App,
     models::users::{self, Role},
@@ -14,7 +14,7 @@ fn vars(username: &str, email: &str, password: &str) -> task::Vars {
 
 #[tokio::test]
 async fn create_admin_creates_an_admin_once() {
-    let boot = boot_test_with_create_db::<App>().await.unwrap();
+    let boot = crate::support::boot().await;
     let ctx = &boot.app_context;
     let name = "create_admin".to_string();
 
@@ -44,7 +44,7 @@ async fn create_admin_creates_an_admin_once() {
 
 #[tokio::test]
 async fn create_admin_refuses_bad_input_and_existing_analysts() {
-    let boot = boot_test_with_create_db::<App>().await.unwrap();
+    let boot = crate::support::boot().await;
     let ctx = &boot.app_context;
     let name = "create_admin".to_string();
 
