@@ -1,4 +1,4 @@
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,9 +16,9 @@ pub struct UserResponse {
     pub email: String,
     pub role: Role,
     pub is_active: bool,
-    pub last_login_at: Option<DateTime<FixedOffset>>,
-    pub created_at: DateTime<FixedOffset>,
-    pub updated_at: DateTime<FixedOffset>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<&users::Model> for UserResponse {
@@ -29,9 +29,9 @@ impl From<&users::Model> for UserResponse {
             email: user.email.clone(),
             role: user.role(),
             is_active: user.is_active,
-            last_login_at: user.last_login_at,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
+            last_login_at: user.last_login_at.map(|t| t.with_timezone(&Utc)),
+            created_at: user.created_at.with_timezone(&Utc),
+            updated_at: user.updated_at.with_timezone(&Utc),
         }
     }
 }
