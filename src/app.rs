@@ -16,7 +16,10 @@ use std::{path::Path, sync::Arc};
 
 use crate::{
     controllers,
-    models::_entities::{login_throttles, refresh_tokens, users},
+    models::_entities::{
+        alert_histories, alerts, events, idempotency_keys, login_throttles, outbox_envelopes,
+        refresh_tokens, users,
+    },
     settings::Settings,
     tasks,
 };
@@ -99,6 +102,8 @@ impl Hooks for App {
             .add_route(controllers::health::routes())
             .add_route(controllers::auth::routes())
             .add_route(controllers::users::routes())
+            .add_route(controllers::events::routes())
+            .add_route(controllers::alerts::routes())
     }
 
     async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {
@@ -120,6 +125,11 @@ impl Hooks for App {
     }
 
     async fn truncate(ctx: &AppContext) -> Result<()> {
+        truncate_table(&ctx.db, idempotency_keys::Entity).await?;
+        truncate_table(&ctx.db, outbox_envelopes::Entity).await?;
+        truncate_table(&ctx.db, alert_histories::Entity).await?;
+        truncate_table(&ctx.db, events::Entity).await?;
+        truncate_table(&ctx.db, alerts::Entity).await?;
         truncate_table(&ctx.db, refresh_tokens::Entity).await?;
         truncate_table(&ctx.db, login_throttles::Entity).await?;
         truncate_table(&ctx.db, users::Entity).await?;

@@ -3,6 +3,8 @@
 use loco_rs::prelude::*;
 use serde::Deserialize;
 
+use crate::models::severity::Severity;
+
 /// Failed-login throttling (SPEC §2).
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoginThrottle {
@@ -40,8 +42,15 @@ const fn default_refresh_ttl() -> i64 {
     14 * 24 * 3600
 }
 
+const fn default_threshold() -> Severity {
+    Severity::High
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
+    /// Events at or above this severity become alerts.
+    #[serde(default = "default_threshold")]
+    pub alert_threshold: Severity,
     /// Lifetime of a refresh token, in seconds.
     #[serde(default = "default_refresh_ttl")]
     pub refresh_token_ttl_seconds: i64,
@@ -56,6 +65,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            alert_threshold: default_threshold(),
             refresh_token_ttl_seconds: default_refresh_ttl(),
             login_throttle: LoginThrottle::default(),
             public_url: String::new(),

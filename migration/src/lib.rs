@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20220101_000001_users;
 mod m20261123_000002_refresh_tokens;
 mod m20261123_000003_login_throttles;
+mod m20261123_000004_alerts_and_events;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20220101_000001_users::Migration),
             Box::new(m20261123_000002_refresh_tokens::Migration),
             Box::new(m20261123_000003_login_throttles::Migration),
+            Box::new(m20261123_000004_alerts_and_events::Migration),
             // inject-above (do not remove this comment)
         ]
     }

@@ -10,7 +10,9 @@ use utoipa::{
 use utoipa_redoc::{Redoc, Servable};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::controllers::{auth::AuthApi, health::HealthApi, users::UsersApi};
+use crate::controllers::{
+    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, users::UsersApi,
+};
 
 struct SecuritySchemes;
 
@@ -46,6 +48,8 @@ Every path answers with or without a trailing slash.",
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "Account administration (ADMIN)"),
+        (name = "events", description = "Event ingestion and listing"),
+        (name = "alerts", description = "Alerts and their lifecycle"),
         (name = "operations", description = "Health probes"),
     )
 )]
@@ -57,6 +61,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(AuthApi::openapi());
     doc.merge(UsersApi::openapi());
+    doc.merge(EventsApi::openapi());
+    doc.merge(AlertsApi::openapi());
     doc.merge(HealthApi::openapi());
     doc
 }

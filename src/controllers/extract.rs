@@ -246,6 +246,33 @@ impl FromRequestParts<AppContext> for PageParams {
     }
 }
 
+/// The decoded query pairs of a request, for list filters.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.uri.query().map(url_pairs).unwrap_or_default()))
+    }
+}
+
+/// The request id (Loco's `x-request-id`), used as the correlation id of the
+/// lifecycle envelopes a request causes.
+pub struct CorrelationId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CorrelationId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .extensions
+            .get::<loco_rs::controller::middleware::request_id::LocoRequestId>()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), |r| r.get().to_string());
+        Ok(Self(id))
+    }
+}
+
 /// Splits a query string into decoded pairs.
 fn url_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')

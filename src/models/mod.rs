@@ -1,4 +1,12 @@
 pub mod _entities;
+pub mod alert_histories;
+pub mod alert_status;
+pub mod alerts;
+pub mod events;
+pub mod idempotency_keys;
+pub mod listing;
 pub mod login_throttles;
+pub mod outbox_envelopes;
 pub mod refresh_tokens;
+pub mod severity;
 pub mod users;

@@ -1,4 +1,6 @@
+mod alerts;
 mod auth;
+mod events;
 mod http_contract;
 mod openapi;
 mod prepare_data;

@@ -2,6 +2,11 @@
 
 pub mod prelude;
 
+pub mod alert_histories;
+pub mod alerts;
+pub mod events;
+pub mod idempotency_keys;
 pub mod login_throttles;
+pub mod outbox_envelopes;
 pub mod refresh_tokens;
 pub mod users;

@@ -1,0 +1,282 @@
+//! Alerts: listing, lifecycle, history, notes, edits.
+use loco_rs::prelude::*;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::{
+    controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
+    errors::{ApiError, ErrorBody},
+    models::{
+        alert_histories,
+        alert_status::AlertStatus,
+        alerts::{self, Actor, AlertEdit},
+        listing::{ListQuery, Resource},
+        users::{self, Role},
+    },
+    views::{
+        alerts::{AlertResponse, BulkResult, HistoryEntry},
+        pagination::Page,
+    },
+};
+
+/// `PATCH /api/alerts/{id}/status`. Read-only alert fields sent along are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StatusChange {
+    pub status: AlertStatus,
+    /// Kept in the alert's history.
+    pub note: Option<String>,
+}
+
+/// `POST /api/alerts/bulk-status`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BulkStatusChange {
+    /// Alert ids (at most 1,000).
+    pub ids: Vec<String>,
+    pub status: AlertStatus,
+    pub note: Option<String>,
+}
+
+/// `POST /api/alerts/{id}/notes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteParams {
+    /// 1–10,000 characters.
+    pub note: String,
+}
+
+/// List alerts, newest first, with the filters of SPEC §5.
+#[utoipa::path(get, path = "/api/alerts", tag = "alerts",
+    security(("bearer" = [])),
+    params(crate::views::alerts::AlertFilters),
+    responses(
+        (status = 200, description = "A page of alerts", body = Page<AlertResponse>),
+        (status = 400, description = "Unknown parameter, filter value or ordering", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn list(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    QueryPairs(pairs): QueryPairs,
+    page: PageParams,
+) -> Result<Response> {
+    user.require(Role::Analyst)?;
+    let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
+    let (items, count) = alerts::Model::list(&ctx.db, &q, page.page, page.page_size).await?;
+    format::json(page.page(items.iter().map(AlertResponse::from).collect(), count))
+}
+
+/// Read one alert.
+#[utoipa::path(get, path = "/api/alerts/{id}", tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Alert id (UUID)")),
+    responses(
+        (status = 200, description = "The alert", body = AlertResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such alert", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn show(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    user.require(Role::Analyst)?;
+    format::json(AlertResponse::from(
+        &alerts::Model::find_by_pid(&ctx.db, &id).await?,
+    ))
+}
+
+/// Move an alert through its lifecycle (ADMIN). The same status again is a no-op.
+#[utoipa::path(patch, path = "/api/alerts/{id}/status", tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Alert id (UUID)")),
+    request_body = StatusChange,
+    responses(
+        (status = 200, description = "The alert after the change", body = AlertResponse),
+        (status = 400, description = "Unknown status", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such alert", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn change_status(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    CorrelationId(cid): CorrelationId,
+    Path(id): Path<String>,
+    JsonBody(change): JsonBody<StatusChange>,
+) -> Result<Response> {
+    let admin = user.require(Role::Admin)?;
+    let actor = Actor {
+        name: &admin.username,
+        correlation_id: &cid,
+    };
+    let alert =
+        alerts::Model::change_status(&ctx.db, &id, change.status, change.note.as_deref(), actor)
+            .await?;
+    format::json(AlertResponse::from(&alert))
+}
+
+/// Change many alerts to one status (ADMIN); each id answers on its own.
+#[utoipa::path(post, path = "/api/alerts/bulk-status", tag = "alerts",
+    security(("bearer" = [])),
+    request_body = BulkStatusChange,
+    responses(
+        (status = 200, description = "Per-id results", body = [BulkResult]),
+        (status = 400, description = "Unknown status or too many ids", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn bulk_status(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    CorrelationId(cid): CorrelationId,
+    JsonBody(change): JsonBody<BulkStatusChange>,
+) -> Result<Response> {
+    let admin = user.require(Role::Admin)?;
+    if change.ids.is_empty() || change.ids.len() > 1_000 {
+        return Err(ApiError::field("ids", "Send 1 to 1000 alert ids.").into());
+    }
+    let actor = Actor {
+        name: &admin.username,
+        correlation_id: &cid,
+    };
+    let mut results = Vec::with_capacity(change.ids.len());
+    for id in &change.ids {
+        let outcome =
+            alerts::Model::change_status(&ctx.db, id, change.status, change.note.as_deref(), actor)
+                .await;
+        results.push(match outcome {
+            Ok(alert) => BulkResult {
+                id: id.clone(),
+                status: 200,
+                alert: Some(AlertResponse::from(&alert)),
+                error: None,
+            },
+            Err(Error::CustomError(status, detail)) => BulkResult {
+                id: id.clone(),
+                status: status.as_u16(),
+                alert: None,
+                error: Some(ErrorBody {
+                    error: detail.error.unwrap_or_default(),
+                    message: detail.description.unwrap_or_default(),
+                    fields: None,
+                }),
+            },
+            Err(other) => return Err(other),
+        });
+    }
+    format::json(results)
+}
+
+/// Edit an alert (ADMIN): assignee, tags, severity. Recorded in history.
+#[utoipa::path(patch, path = "/api/alerts/{id}", tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Alert id (UUID)")),
+    request_body = AlertEdit,
+    responses(
+        (status = 200, description = "The alert after the edit", body = AlertResponse),
+        (status = 400, description = "Invalid fields or unknown assignee", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such alert", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn update(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    CorrelationId(cid): CorrelationId,
+    Path(id): Path<String>,
+    JsonBody(edit): JsonBody<AlertEdit>,
+) -> Result<Response> {
+    let admin = user.require(Role::Admin)?;
+    if let Some(Some(name)) = &edit.assignee {
+        if users::Model::find_by_login(&ctx.db, name).await.is_err() {
+            return Err(ApiError::field("assignee", format!("No user named `{name}`.")).into());
+        }
+    }
+    if let Some(tags) = &edit.tags {
+        if tags.len() > 50 || tags.iter().any(|t| t.is_empty() || t.chars().count() > 64) {
+            return Err(ApiError::field("tags", "At most 50 tags of 1 to 64 characters.").into());
+        }
+    }
+    let actor = Actor {
+        name: &admin.username,
+        correlation_id: &cid,
+    };
+    let alert = alerts::Model::edit(&ctx.db, &id, &edit, actor).await?;
+    format::json(AlertResponse::from(&alert))
+}
+
+/// The alert's history: creation, status changes, notes and edits, oldest first.
+#[utoipa::path(get, path = "/api/alerts/{id}/history", tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Alert id (UUID)")),
+    responses(
+        (status = 200, description = "History, oldest first", body = [HistoryEntry]),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such alert", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn history(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    user.require(Role::Analyst)?;
+    let alert = alerts::Model::find_by_pid(&ctx.db, &id).await?;
+    let entries = alert_histories::Model::for_alert(&ctx.db, alert.id).await?;
+    format::json(entries.iter().map(HistoryEntry::from).collect::<Vec<_>>())
+}
+
+/// Add a note to an alert (ANALYST or ADMIN); kept in its history.
+#[utoipa::path(post, path = "/api/alerts/{id}/notes", tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Alert id (UUID)")),
+    request_body = NoteParams,
+    responses(
+        (status = 201, description = "The note as a history entry", body = HistoryEntry),
+        (status = 400, description = "Empty or too long", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such alert", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn add_note(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    CorrelationId(cid): CorrelationId,
+    Path(id): Path<String>,
+    JsonBody(params): JsonBody<NoteParams>,
+) -> Result<Response> {
+    let author = user.require(Role::Analyst)?;
+    let len = params.note.chars().count();
+    if params.note.trim().is_empty() || len > 10_000 {
+        return Err(ApiError::field("note", "A note has 1 to 10000 characters.").into());
+    }
+    let actor = Actor {
+        name: &author.username,
+        correlation_id: &cid,
+    };
+    let entry = alerts::Model::add_note(&ctx.db, &id, &params.note, actor).await?;
+    format::render()
+        .status(axum::http::StatusCode::CREATED)
+        .json(HistoryEntry::from(&entry))
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .prefix("/api/alerts")
+        .add("/", get(list))
+        .add("/bulk-status", post(bulk_status))
+        .add("/{id}", get(show).patch(update))
+        .add("/{id}/status", patch(change_status))
+        .add("/{id}/history", get(history))
+        .add("/{id}/notes", post(add_note))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, show, change_status, bulk_status, update, history, add_note))]
+pub struct AlertsApi;

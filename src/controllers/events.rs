@@ -1,0 +1,253 @@
+//! Event ingestion (single and batch) and event listing.
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use loco_rs::prelude::*;
+use serde_json::Value;
+
+use crate::{
+    controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
+    errors::{ApiError, ErrorBody, FieldErrors},
+    models::{
+        events::{self, Ingested, NewEvent},
+        idempotency_keys::{Answer, IdempotentRequest},
+        listing::{ListQuery, Resource},
+        users::Role,
+    },
+    settings::Settings,
+    views::{
+        alerts::AlertResponse,
+        events::{BatchItem, BatchResponse, EventResponse, IngestResponse},
+        pagination::Page,
+    },
+};
+
+pub const MAX_BATCH: usize = 1_000;
+
+fn ingest_view(item: &Ingested) -> IngestResponse {
+    IngestResponse {
+        event: EventResponse::from(&item.event),
+        alert: item.alert.as_ref().map(AlertResponse::from),
+    }
+}
+
+fn answer(status: StatusCode, body: &impl serde::Serialize) -> Answer {
+    (
+        status.as_u16(),
+        serde_json::to_string(body).unwrap_or_default(),
+    )
+}
+
+fn respond((status, body): Answer) -> Result<Response> {
+    Response::builder()
+        .status(status)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body))
+        .map_err(|e| Error::string(&e.to_string()))
+}
+
+/// The `Idempotency-Key` of a request, tied to its principal and canonical body.
+fn idempotency(
+    headers: &HeaderMap,
+    principal: &str,
+    body: &Value,
+) -> Result<Option<IdempotentRequest>> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    Ok(Some(IdempotentRequest::new(principal, key, &canonical)))
+}
+
+/// Ingest one event. HIGH and CRITICAL events (the configurable threshold)
+/// create an alert or join the open alert with the same fingerprint.
+#[utoipa::path(post, path = "/api/events", tag = "events",
+    security(("bearer" = [])),
+    request_body(content = crate::views::events::EventInput, description = "The event"),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "A retry with the same key and body returns the first answer and stores nothing")),
+    responses(
+        (status = 201, description = "Stored, with the alert it created or joined", body = IngestResponse),
+        (status = 400, description = "Invalid fields (all reported at once) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 422, description = "Idempotency-Key reused with another body", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn create(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    CorrelationId(cid): CorrelationId,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
+    let principal = user.require(Role::Analyst)?;
+    let event = NewEvent::parse(&body, Utc::now()).map_err(ApiError::validation)?;
+    let idem = idempotency(&headers, &principal.pid.to_string(), &body)?;
+    let threshold = Settings::get(&ctx).alert_threshold;
+    let stored =
+        events::Model::record(
+            &ctx.db,
+            &[event],
+            threshold,
+            &cid,
+            idem.as_ref(),
+            |done| match done.first() {
+                Some(item) => answer(StatusCode::CREATED, &ingest_view(item)),
+                None => answer(StatusCode::INTERNAL_SERVER_ERROR, &Value::Null),
+            },
+        )
+        .await?;
+    respond(stored)
+}
+
+/// Ingest up to 1,000 events in one transaction. Valid items are stored even
+/// when others fail; each item answers with its index and status.
+#[utoipa::path(post, path = "/api/events/batch", tag = "events",
+    security(("bearer" = [])),
+    request_body(content = crate::views::events::BatchInput, description = "`{\"events\": [...]}`"),
+    responses(
+        (status = 201, description = "Every item stored", body = BatchResponse),
+        (status = 207, description = "Some items refused: see each item's status and errors", body = BatchResponse),
+        (status = 400, description = "Not a batch, or more than 1,000 items", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn batch(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    CorrelationId(cid): CorrelationId,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
+    let principal = user.require(Role::Analyst)?;
+    let Some(items) = body.get("events").and_then(Value::as_array) else {
+        return Err(ApiError::field("events", "Send {\"events\": [ ... ]}.").into());
+    };
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "events",
+            format!(
+                "At most {MAX_BATCH} events per batch (got {}).",
+                items.len()
+            ),
+        )
+        .into());
+    }
+    let now = Utc::now();
+    let mut valid = Vec::new();
+    let mut refused: Vec<(usize, FieldErrors)> = Vec::new();
+    let mut valid_index = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match NewEvent::parse(item, now) {
+            Ok(e) => {
+                valid.push(e);
+                valid_index.push(i);
+            }
+            Err(errors) => refused.push((i, errors)),
+        }
+    }
+    let idem = idempotency(&headers, &principal.pid.to_string(), &body)?;
+    let threshold = Settings::get(&ctx).alert_threshold;
+    let stored = events::Model::record(&ctx.db, &valid, threshold, &cid, idem.as_ref(), |done| {
+        let mut results: Vec<BatchItem> = done
+            .iter()
+            .zip(&valid_index)
+            .map(|(item, &index)| BatchItem {
+                index,
+                status: 201,
+                event: Some(ingest_view(item)),
+                errors: None,
+            })
+            .chain(refused.iter().map(|(index, errors)| BatchItem {
+                index: *index,
+                status: 400,
+                event: None,
+                errors: Some(errors.clone()),
+            }))
+            .collect();
+        results.sort_by_key(|r| r.index);
+        let status = if refused.is_empty() {
+            StatusCode::CREATED
+        } else {
+            StatusCode::MULTI_STATUS
+        };
+        answer(
+            status,
+            &BatchResponse {
+                stored: done.len(),
+                failed: refused.len(),
+                results,
+            },
+        )
+    })
+    .await?;
+    respond(stored)
+}
+
+/// List events, newest first, with the filters of SPEC §5.
+#[utoipa::path(get, path = "/api/events", tag = "events",
+    security(("bearer" = [])),
+    params(crate::views::events::EventFilters),
+    responses(
+        (status = 200, description = "A page of events", body = Page<EventResponse>),
+        (status = 400, description = "Unknown parameter, filter value or ordering", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn list(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    QueryPairs(pairs): QueryPairs,
+    page: PageParams,
+) -> Result<Response> {
+    user.require(Role::Analyst)?;
+    let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
+    let (items, count) = events::Model::list(&ctx.db, &q, page.page, page.page_size).await?;
+    format::json(page.page(items.iter().map(EventResponse::from).collect(), count))
+}
+
+/// Read one event.
+#[utoipa::path(get, path = "/api/events/{id}", tag = "events",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Event id (UUID)")),
+    responses(
+        (status = 200, description = "The event", body = EventResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such event", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn show(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    user.require(Role::Analyst)?;
+    let event = events::Model::find_by_pid(&ctx.db, &id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("No event with id `{id}`")))?;
+    format::json(EventResponse::from(&event))
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .prefix("/api/events")
+        .add("/", get(list).post(create))
+        .add("/batch", post(batch))
+        .add("/{id}", get(show))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, batch, list, show))]
+pub struct EventsApi;

@@ -1,0 +1,474 @@
+use chrono::Utc;
+use loco_rs::prelude::*;
+use sea_orm::{
+    sea_query::{Expr, Func, LikeExpr, OnConflict},
+    Order, Select, SqlErr,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub use super::_entities::alerts::{self, ActiveModel, Column, Entity, Model};
+use super::{
+    alert_histories::{self, Entry},
+    alert_status::{AlertStatus, Transition},
+    events::NewEvent,
+    listing::{like_pattern, ListQuery, SortKey},
+    outbox_envelopes::{self, EnvelopeType},
+    severity::Severity,
+};
+use crate::{errors::ApiError, views::alerts::AlertResponse};
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Who asked for a change and under which request, for history and envelopes.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub name: &'a str,
+    pub correlation_id: &'a str,
+}
+
+/// `PATCH /api/alerts/{id}`: the editable fields.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct AlertEdit {
+    /// Username of the assignee; `null` unassigns.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub severity: Option<Severity>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+impl Model {
+    #[must_use]
+    pub fn severity(&self) -> Severity {
+        Severity::from_rank(self.severity_rank)
+    }
+
+    #[must_use]
+    pub fn status(&self) -> AlertStatus {
+        self.status.parse().unwrap_or(AlertStatus::Open)
+    }
+
+    #[must_use]
+    pub fn tags(&self) -> Vec<String> {
+        serde_json::from_value(self.tags.clone()).unwrap_or_default()
+    }
+
+    fn payload(&self) -> Value {
+        serde_json::to_value(AlertResponse::from(self)).unwrap_or(Value::Null)
+    }
+
+    /// Creates the alert for a promoted event, or joins the open alert with the
+    /// same fingerprint: `occurrences` grows, `last_seen` moves, severity
+    /// rises to the highest seen. One upsert on the unique index of open
+    /// fingerprints, so concurrent writers can never open two alerts.
+    /// Writes the history entry (on creation) and the envelope in `db`'s
+    /// transaction.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn promote<C: ConnectionTrait>(
+        db: &C,
+        event: &NewEvent,
+        event_pid: Uuid,
+        fingerprint: &str,
+        correlation_id: &str,
+    ) -> ModelResult<Self> {
+        use sea_orm::ExprTrait;
+        let now = Utc::now();
+        let title = match event.source_ip {
+            Some(ip) => format!("{} on {} from {ip}", event.event_type, event.source),
+            None => format!("{} on {}", event.event_type, event.source),
+        };
+        let row = ActiveModel {
+            pid: ActiveValue::set(Uuid::new_v4()),
+            title: ActiveValue::set(title.chars().take(400).collect()),
+            severity: ActiveValue::set(event.severity.as_str().to_string()),
+            severity_rank: ActiveValue::set(event.severity.rank()),
+            status: ActiveValue::set(AlertStatus::Open.as_str().to_string()),
+            source: ActiveValue::set(event.source.clone()),
+            event_type: ActiveValue::set(event.event_type.clone()),
+            source_ip: ActiveValue::set(event.source_ip.map(|ip| ip.to_string())),
+            fingerprint: ActiveValue::set(fingerprint.to_string()),
+            open_fingerprint: ActiveValue::set(Some(fingerprint.to_string())),
+            occurrences: ActiveValue::set(1),
+            first_seen: ActiveValue::set(event.occurred_at.into()),
+            last_seen: ActiveValue::set(event.occurred_at.into()),
+            event_pid: ActiveValue::set(event_pid),
+            assignee: ActiveValue::set(None),
+            tags: ActiveValue::set(json!([])),
+            acknowledged_at: ActiveValue::set(None),
+            resolved_at: ActiveValue::set(None),
+            created_at: ActiveValue::set(now.into()),
+            updated_at: ActiveValue::set(now.into()),
+            ..Default::default()
+        };
+        let join = OnConflict::column(Column::OpenFingerprint)
+            .value(
+                Column::Occurrences,
+                Expr::col((Entity, Column::Occurrences)).add(1),
+            )
+            .value(
+                Column::LastSeen,
+                Expr::cust(
+                    "CASE WHEN excluded.last_seen > alerts.last_seen \
+                     THEN excluded.last_seen ELSE alerts.last_seen END",
+                ),
+            )
+            .value(
+                Column::Severity,
+                Expr::cust(
+                    "CASE WHEN excluded.severity_rank > alerts.severity_rank \
+                     THEN excluded.severity ELSE alerts.severity END",
+                ),
+            )
+            .value(
+                Column::SeverityRank,
+                Expr::cust(
+                    "CASE WHEN excluded.severity_rank > alerts.severity_rank \
+                     THEN excluded.severity_rank ELSE alerts.severity_rank END",
+                ),
+            )
+            .value(Column::UpdatedAt, Expr::cust("excluded.updated_at"))
+            .to_owned();
+        let alert = Entity::insert(row)
+            .on_conflict(join)
+            .exec_with_returning(db)
+            .await?;
+        let created = alert.occurrences == 1;
+        if created {
+            alert_histories::Model::record(
+                db,
+                alert.id,
+                Entry {
+                    action: "created",
+                    actor: "system",
+                    to: Some(AlertStatus::Open),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        let kind = if created {
+            EnvelopeType::Created
+        } else {
+            EnvelopeType::Updated
+        };
+        outbox_envelopes::Model::append(
+            db,
+            kind,
+            alert.pid,
+            alert.severity(),
+            alert.payload(),
+            correlation_id,
+        )
+        .await?;
+        Ok(alert)
+    }
+
+    /// The alerts matching `q`, as a query (for pages and for export).
+    #[must_use]
+    pub fn query(q: &ListQuery) -> Select<Entity> {
+        use sea_orm::ExprTrait;
+        let mut sel = Entity::find();
+        if !q.status.is_empty() {
+            sel = sel.filter(Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
+        }
+        if !q.severity.is_empty() {
+            sel = sel.filter(Column::SeverityRank.is_in(q.severity.iter().map(|s| s.rank())));
+        }
+        for (col, vals) in [
+            (Column::Source, &q.source),
+            (Column::EventType, &q.event_type),
+            (Column::SourceIp, &q.source_ip),
+            (Column::Assignee, &q.assignee),
+        ] {
+            if !vals.is_empty() {
+                sel = sel.filter(col.is_in(vals.iter().cloned()));
+            }
+        }
+        if let Some(since) = q.since {
+            sel = sel.filter(Column::CreatedAt.gte(since.fixed_offset()));
+        }
+        if let Some(until) = q.until {
+            sel = sel.filter(Column::CreatedAt.lte(until.fixed_offset()));
+        }
+        if let Some(text) = &q.search {
+            let pattern = like_pattern(text);
+            let mut any = Condition::any();
+            for col in [Column::Title, Column::Source, Column::EventType] {
+                any = any.add(
+                    Expr::expr(Func::lower(Expr::col((Entity, col))))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                );
+            }
+            sel = sel.filter(any);
+        }
+        let order = if q.ordering.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let col = match q.ordering.key {
+            SortKey::Severity => Column::SeverityRank,
+            SortKey::LastSeen => Column::LastSeen,
+            SortKey::Occurrences => Column::Occurrences,
+            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
+        };
+        sel.order_by(col, order.clone()).order_by(Column::Id, order)
+    }
+
+    /// One page of the alerts matching `q`, and their total.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list(
+        db: &DatabaseConnection,
+        q: &ListQuery,
+        page: u64,
+        page_size: u64,
+    ) -> ModelResult<(Vec<Self>, u64)> {
+        let paginator = Self::query(q).paginate(db, page_size);
+        let count = paginator.num_items().await?;
+        let items = paginator.fetch_page(page.saturating_sub(1)).await?;
+        Ok((items, count))
+    }
+
+    /// Finds an alert by public id.
+    ///
+    /// # Errors
+    /// 404 when there is none.
+    pub async fn find_by_pid<C: ConnectionTrait>(db: &C, pid: &str) -> Result<Self> {
+        let not_found = || ApiError::not_found(format!("No alert with id `{pid}`"));
+        let uuid = Uuid::parse_str(pid).map_err(|_| not_found())?;
+        Entity::find()
+            .filter(Column::Pid.eq(uuid))
+            .one(db)
+            .await?
+            .ok_or_else(|| not_found().into())
+    }
+
+    /// Moves the alert to `to` through the transition table, recording who,
+    /// when, from, to and the note, and the lifecycle envelopes, in one
+    /// transaction. Setting the current status again changes nothing.
+    ///
+    /// # Errors
+    /// 404; 409 `invalid_transition`; 409 `fingerprint_reopened` when a newer
+    /// open alert already has this fingerprint; database errors.
+    pub async fn change_status(
+        db: &DatabaseConnection,
+        pid: &str,
+        to: AlertStatus,
+        note: Option<&str>,
+        actor: Actor<'_>,
+    ) -> Result<Self> {
+        let txn = db.begin().await?;
+        let alert = Self::find_by_pid(&txn, pid).await?;
+        let from = alert.status();
+        match from.can_move_to(to) {
+            Transition::NoOp => return Ok(alert),
+            Transition::Invalid => {
+                return Err(ApiError::conflict(
+                    "invalid_transition",
+                    format!("An alert cannot move from {from} to {to}"),
+                )
+                .into())
+            }
+            Transition::Allowed => {}
+        }
+        let now = Utc::now();
+        let mut am = ActiveModel {
+            status: ActiveValue::set(to.as_str().to_string()),
+            updated_at: ActiveValue::set(now.into()),
+            ..Default::default()
+        };
+        if to == AlertStatus::Open {
+            am.open_fingerprint = ActiveValue::set(Some(alert.fingerprint.clone()));
+            am.resolved_at = ActiveValue::set(None);
+        } else if !to.is_open() {
+            am.open_fingerprint = ActiveValue::set(None);
+        }
+        if to != AlertStatus::Open && to != AlertStatus::Ignored && alert.acknowledged_at.is_none()
+        {
+            am.acknowledged_at = ActiveValue::set(Some(now.into()));
+        }
+        if to == AlertStatus::Resolved {
+            am.resolved_at = ActiveValue::set(Some(now.into()));
+        }
+        // Optimistic: only if nobody moved it since we read it.
+        let res = Entity::update_many()
+            .set(am)
+            .filter(Column::Id.eq(alert.id))
+            .filter(Column::Status.eq(from.as_str()))
+            .exec(&txn)
+            .await;
+        match res {
+            Ok(r) if r.rows_affected == 1 => {}
+            Ok(_) => {
+                return Err(ApiError::conflict(
+                    "invalid_transition",
+                    "The alert changed status meanwhile: read it again and retry",
+                )
+                .into())
+            }
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(ApiError::conflict(
+                    "fingerprint_reopened",
+                    "A newer open alert has the same fingerprint: work on that one",
+                )
+                .into())
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let updated = Entity::find_by_id(alert.id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::from(ApiError::not_found("alert vanished")))?;
+        alert_histories::Model::record(
+            &txn,
+            alert.id,
+            Entry {
+                action: "status_changed",
+                actor: actor.name,
+                from: Some(from),
+                to: Some(to),
+                note,
+                changes: None,
+            },
+        )
+        .await?;
+        let mut payload = updated.payload();
+        payload["previous_status"] = json!(from.as_str());
+        let sev = updated.severity();
+        let cid = actor.correlation_id;
+        outbox_envelopes::Model::append(
+            &txn,
+            EnvelopeType::StatusChanged,
+            updated.pid,
+            sev,
+            payload.clone(),
+            cid,
+        )
+        .await?;
+        let specific = match to {
+            AlertStatus::Escalated => Some(EnvelopeType::Escalated),
+            AlertStatus::Mitigated => {
+                let secs = (now - updated.created_at.with_timezone(&Utc)).num_seconds();
+                payload["duration_seconds"] = json!(secs.max(0));
+                Some(EnvelopeType::Mitigated)
+            }
+            AlertStatus::Resolved => Some(EnvelopeType::Resolved),
+            _ => None,
+        };
+        if let Some(kind) = specific {
+            outbox_envelopes::Model::append(&txn, kind, updated.pid, sev, payload, cid).await?;
+        }
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Adds a free-text note to the alert's history.
+    ///
+    /// # Errors
+    /// 404; database errors.
+    pub async fn add_note(
+        db: &DatabaseConnection,
+        pid: &str,
+        note: &str,
+        actor: Actor<'_>,
+    ) -> Result<alert_histories::Model> {
+        let alert = Self::find_by_pid(db, pid).await?;
+        Ok(alert_histories::Model::record(
+            db,
+            alert.id,
+            Entry {
+                action: "note",
+                actor: actor.name,
+                note: Some(note),
+                ..Default::default()
+            },
+        )
+        .await?)
+    }
+
+    /// Applies an admin's edit (assignee, tags, severity), recorded in history
+    /// with old and new values, and announced as `alert.updated`.
+    ///
+    /// # Errors
+    /// 404; database errors.
+    pub async fn edit(
+        db: &DatabaseConnection,
+        pid: &str,
+        edit: &AlertEdit,
+        actor: Actor<'_>,
+    ) -> Result<Self> {
+        let txn = db.begin().await?;
+        let alert = Self::find_by_pid(&txn, pid).await?;
+        let mut changes = serde_json::Map::new();
+        let mut am = alert.clone().into_active_model();
+        if let Some(assignee) = &edit.assignee {
+            if *assignee != alert.assignee {
+                changes.insert(
+                    "assignee".into(),
+                    json!({"from": alert.assignee, "to": assignee}),
+                );
+                am.assignee = ActiveValue::set(assignee.clone());
+            }
+        }
+        if let Some(tags) = &edit.tags {
+            let mut tags = tags.clone();
+            tags.sort();
+            tags.dedup();
+            if tags != alert.tags() {
+                changes.insert("tags".into(), json!({"from": alert.tags(), "to": tags}));
+                am.tags = ActiveValue::set(json!(tags));
+            }
+        }
+        if let Some(sev) = edit.severity {
+            if sev != alert.severity() {
+                changes.insert(
+                    "severity".into(),
+                    json!({"from": alert.severity(), "to": sev}),
+                );
+                am.severity = ActiveValue::set(sev.as_str().to_string());
+                am.severity_rank = ActiveValue::set(sev.rank());
+            }
+        }
+        if changes.is_empty() {
+            return Ok(alert);
+        }
+        am.updated_at = ActiveValue::set(Utc::now().into());
+        let updated = am.update(&txn).await?;
+        alert_histories::Model::record(
+            &txn,
+            updated.id,
+            Entry {
+                action: "updated",
+                actor: actor.name,
+                changes: Some(Value::Object(changes)),
+                ..Default::default()
+            },
+        )
+        .await?;
+        outbox_envelopes::Model::append(
+            &txn,
+            EnvelopeType::Updated,
+            updated.pid,
+            updated.severity(),
+            updated.payload(),
+            actor.correlation_id,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+}

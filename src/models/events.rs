@@ -1,0 +1,502 @@
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use loco_rs::prelude::*;
+use sea_orm::{
+    sea_query::{Expr, Func, LikeExpr},
+    Order, Select,
+};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
+use super::{
+    alerts,
+    idempotency_keys::{self, Answer, IdempotentRequest},
+    listing::{like_pattern, ListQuery, SortKey},
+    severity::Severity,
+};
+use crate::errors::FieldErrors;
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub const MAX_DESCRIPTION: usize = 10_000;
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
+const FIELDS: [&str; 9] = [
+    "source",
+    "event_type",
+    "severity",
+    "description",
+    "source_ip",
+    "destination_ip",
+    "occurred_at",
+    "metadata",
+    "dedup_key",
+];
+
+/// A valid event, parsed from a request body: it can only hold legal values.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub source: String,
+    pub event_type: String,
+    pub severity: Severity,
+    pub description: Option<String>,
+    pub source_ip: Option<IpAddr>,
+    pub destination_ip: Option<IpAddr>,
+    pub occurred_at: DateTime<Utc>,
+    pub metadata: Option<Map<String, Value>>,
+    pub dedup_key: Option<String>,
+}
+
+fn push(errors: &mut FieldErrors, field: &str, msg: impl Into<String>) {
+    errors
+        .entry(field.to_string())
+        .or_default()
+        .push(msg.into());
+}
+
+fn text(
+    obj: &Map<String, Value>,
+    field: &str,
+    required: bool,
+    max: usize,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    match obj.get(field) {
+        None | Some(Value::Null) => {
+            if required {
+                push(errors, field, "This field is required.");
+            }
+            None
+        }
+        Some(Value::String(s)) => {
+            let len = s.chars().count();
+            if required && s.trim().is_empty() {
+                push(errors, field, "Must not be blank.");
+                None
+            } else if len > max {
+                push(
+                    errors,
+                    field,
+                    format!("Must be at most {max} characters (got {len})."),
+                );
+                None
+            } else {
+                Some(s.clone())
+            }
+        }
+        Some(other) => {
+            push(
+                errors,
+                field,
+                format!("Must be a string, not {}.", kind(other)),
+            );
+            None
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn ip(obj: &Map<String, Value>, field: &str, errors: &mut FieldErrors) -> Option<IpAddr> {
+    let raw = text(obj, field, false, 64, errors)?;
+    raw.parse::<IpAddr>().map_or_else(
+        |_| {
+            push(
+                errors,
+                field,
+                format!("`{raw}` is not a valid IPv4 or IPv6 address."),
+            );
+            None
+        },
+        Some,
+    )
+}
+
+impl NewEvent {
+    /// Parses one event body, reporting every invalid field at once.
+    ///
+    /// # Errors
+    /// Field → messages for each invalid or unknown field.
+    pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let Some(obj) = value.as_object() else {
+            push(
+                &mut errors,
+                "body",
+                format!("An event must be a JSON object, not {}.", kind(value)),
+            );
+            return Err(errors);
+        };
+        for key in obj.keys() {
+            if !FIELDS.contains(&key.as_str()) {
+                push(&mut errors, key, "Unknown field.");
+            }
+        }
+        let source = text(obj, "source", true, 255, &mut errors);
+        let event_type = text(obj, "event_type", true, 100, &mut errors);
+        let severity = text(obj, "severity", true, 32, &mut errors).and_then(|s| {
+            s.parse::<Severity>()
+                .map_err(|e| push(&mut errors, "severity", e))
+                .ok()
+        });
+        let description = text(obj, "description", false, MAX_DESCRIPTION, &mut errors);
+        let source_ip = ip(obj, "source_ip", &mut errors);
+        let destination_ip = ip(obj, "destination_ip", &mut errors);
+        let occurred_at = match text(obj, "occurred_at", false, 64, &mut errors) {
+            None => Some(now),
+            Some(raw) => match DateTime::parse_from_rfc3339(&raw) {
+                Ok(t)
+                    if t.with_timezone(&Utc) > now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) =>
+                {
+                    push(
+                        &mut errors,
+                        "occurred_at",
+                        "Must not be more than 5 minutes in the future.",
+                    );
+                    None
+                }
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    push(
+                        &mut errors,
+                        "occurred_at",
+                        format!(
+                            "`{raw}` is not an RFC 3339 timestamp (e.g. 2026-11-20T10:00:00Z)."
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let metadata = match obj.get("metadata") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => {
+                let size = serde_json::to_vec(m).map_or(usize::MAX, |v| v.len());
+                if size > MAX_METADATA_BYTES {
+                    push(
+                        &mut errors,
+                        "metadata",
+                        format!("Must be at most 64 KiB (got {size} bytes)."),
+                    );
+                    None
+                } else {
+                    Some(m.clone())
+                }
+            }
+            Some(other) => {
+                push(
+                    &mut errors,
+                    "metadata",
+                    format!("Must be a JSON object, not {}.", kind(other)),
+                );
+                None
+            }
+        };
+        let dedup_key = text(obj, "dedup_key", false, 255, &mut errors).filter(|k| !k.is_empty());
+
+        match (source, event_type, severity, occurred_at) {
+            (Some(source), Some(event_type), Some(severity), Some(occurred_at))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    source,
+                    event_type,
+                    severity,
+                    description,
+                    source_ip,
+                    destination_ip,
+                    occurred_at,
+                    metadata,
+                    dedup_key,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// The alert fingerprint: the client's `dedup_key`, else
+    /// `source + event_type + source_ip` (hashed to a fixed width).
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        if let Some(key) = &self.dedup_key {
+            h.update(b"key\x1f");
+            h.update(key.as_bytes());
+        } else {
+            h.update(b"auto\x1f");
+            h.update(self.source.as_bytes());
+            h.update(b"\x1f");
+            h.update(self.event_type.as_bytes());
+            h.update(b"\x1f");
+            if let Some(ip) = self.source_ip {
+                h.update(ip.to_string().as_bytes());
+            }
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// An event as stored, and the alert it created or joined.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub event: Model,
+    pub alert: Option<alerts::Model>,
+}
+
+impl Model {
+    /// Stores events and promotes those at or above `threshold`, all in the
+    /// caller's transaction: each event with its alert, history entry and
+    /// outbox_envelopes envelopes, or none of them.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn ingest<C: ConnectionTrait>(
+        db: &C,
+        items: &[NewEvent],
+        threshold: Severity,
+        correlation_id: &str,
+    ) -> ModelResult<Vec<Ingested>> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let pid = Uuid::new_v4();
+            let fingerprint = item.fingerprint();
+            let alert = if item.severity >= threshold {
+                Some(alerts::Model::promote(db, item, pid, &fingerprint, correlation_id).await?)
+            } else {
+                None
+            };
+            let event = ActiveModel {
+                pid: ActiveValue::set(pid),
+                source: ActiveValue::set(item.source.clone()),
+                event_type: ActiveValue::set(item.event_type.clone()),
+                severity: ActiveValue::set(item.severity.as_str().to_string()),
+                severity_rank: ActiveValue::set(item.severity.rank()),
+                description: ActiveValue::set(item.description.clone()),
+                source_ip: ActiveValue::set(item.source_ip.map(|ip| ip.to_string())),
+                destination_ip: ActiveValue::set(item.destination_ip.map(|ip| ip.to_string())),
+                occurred_at: ActiveValue::set(item.occurred_at.into()),
+                metadata: ActiveValue::set(item.metadata.clone().map(Value::Object)),
+                dedup_key: ActiveValue::set(item.dedup_key.clone()),
+                fingerprint: ActiveValue::set(fingerprint),
+                alert_id: ActiveValue::set(alert.as_ref().map(|a| a.id)),
+                created_at: ActiveValue::set(Utc::now().into()),
+                updated_at: ActiveValue::set(Utc::now().into()),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            out.push(Ingested { event, alert });
+        }
+        Ok(out)
+    }
+
+    /// The one path by which events enter: stores `items` in one transaction
+    /// (events, alerts, history, envelopes) and answers with `render`'s
+    /// body. With an idempotency key, a retry gets the stored first answer
+    /// and stores nothing; the answer is kept in the same transaction, so a
+    /// crash cannot separate them.
+    ///
+    /// # Errors
+    /// 422 for a reused key with another body; database errors.
+    pub async fn record(
+        db: &DatabaseConnection,
+        items: &[NewEvent],
+        threshold: Severity,
+        correlation_id: &str,
+        idempotency: Option<&IdempotentRequest>,
+        render: impl Fn(&[Ingested]) -> Answer,
+    ) -> Result<Answer> {
+        if let Some(req) = idempotency {
+            if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
+                return Ok(answer);
+            }
+        }
+        let txn = db.begin().await?;
+        let ingested = Self::ingest(&txn, items, threshold, correlation_id).await?;
+        let answer = render(&ingested);
+        if let Some(req) = idempotency {
+            if !idempotency_keys::Model::store(&txn, req, &answer).await? {
+                // A concurrent retry won: drop ours, answer with theirs.
+                txn.rollback().await?;
+                return idempotency_keys::Model::replay(db, req)
+                    .await?
+                    .ok_or_else(|| Error::string("idempotency key vanished"));
+            }
+        }
+        txn.commit().await?;
+        Ok(answer)
+    }
+
+    /// The events matching `q` (`since`/`until` apply to `occurred_at`).
+    #[must_use]
+    pub fn query(q: &ListQuery) -> Select<Entity> {
+        use sea_orm::ExprTrait;
+        let mut sel = Entity::find();
+        if !q.severity.is_empty() {
+            sel = sel.filter(Column::SeverityRank.is_in(q.severity.iter().map(|s| s.rank())));
+        }
+        for (col, vals) in [
+            (Column::Source, &q.source),
+            (Column::EventType, &q.event_type),
+            (Column::SourceIp, &q.source_ip),
+        ] {
+            if !vals.is_empty() {
+                sel = sel.filter(col.is_in(vals.iter().cloned()));
+            }
+        }
+        if let Some(since) = q.since {
+            sel = sel.filter(Column::OccurredAt.gte(since.fixed_offset()));
+        }
+        if let Some(until) = q.until {
+            sel = sel.filter(Column::OccurredAt.lte(until.fixed_offset()));
+        }
+        if let Some(text) = &q.search {
+            let pattern = like_pattern(text);
+            let mut any = Condition::any();
+            for col in [Column::Source, Column::EventType, Column::Description] {
+                any = any.add(
+                    Expr::expr(Func::lower(Expr::col((Entity, col))))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                );
+            }
+            sel = sel.filter(any);
+        }
+        let order = if q.ordering.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let col = match q.ordering.key {
+            SortKey::Severity => Column::SeverityRank,
+            SortKey::OccurredAt => Column::OccurredAt,
+            SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => Column::CreatedAt,
+        };
+        sel.order_by(col, order.clone()).order_by(Column::Id, order)
+    }
+
+    /// One page of the events matching `q`, and their total.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list(
+        db: &DatabaseConnection,
+        q: &ListQuery,
+        page: u64,
+        page_size: u64,
+    ) -> ModelResult<(Vec<Self>, u64)> {
+        let paginator = Self::query(q).paginate(db, page_size);
+        let count = paginator.num_items().await?;
+        let items = paginator.fetch_page(page.saturating_sub(1)).await?;
+        Ok((items, count))
+    }
+
+    /// Finds an event by public id.
+    ///
+    /// # Errors
+    /// `EntityNotFound`; database errors.
+    pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
+        let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
+        Entity::find()
+            .filter(Column::Pid.eq(pid))
+            .one(db)
+            .await?
+            .ok_or(ModelError::EntityNotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reports_every_invalid_field() {
+        let now = Utc::now();
+        let errors = NewEvent::parse(
+            &json!({
+                "severity": "urgent",
+                "source_ip": "999.1.1.1",
+                "occurred_at": "yesterday",
+                "metadata": [1],
+                "colour": "red"
+            }),
+            now,
+        )
+        .unwrap_err();
+        for f in [
+            "source",
+            "event_type",
+            "severity",
+            "source_ip",
+            "occurred_at",
+            "metadata",
+            "colour",
+        ] {
+            assert!(errors.contains_key(f), "{f} in {errors:?}");
+        }
+    }
+
+    #[test]
+    fn parses_a_full_event() {
+        let now = Utc::now();
+        let e = NewEvent::parse(
+            &json!({
+                "source": "fw-edge-01", "event_type": "port_scan", "severity": "high",
+                "description": "<script>x</script>", "source_ip": "2001:db8::1",
+                "occurred_at": "2026-11-20T10:00:00+01:00", "metadata": {"rule": "ET SCAN"}
+            }),
+            now,
+        )
+        .unwrap();
+        assert_eq!(e.severity, Severity::High);
+        assert_eq!(e.occurred_at.to_rfc3339(), "2026-11-20T09:00:00+00:00");
+        assert_eq!(e.description.as_deref(), Some("<script>x</script>"));
+    }
+
+    #[test]
+    fn future_timestamps_are_refused_beyond_five_minutes() {
+        let now = Utc::now();
+        let later = (now + Duration::minutes(6)).to_rfc3339();
+        let soon = (now + Duration::minutes(4)).to_rfc3339();
+        let base = |t: &str| json!({"source": "s", "event_type": "t", "severity": "LOW", "occurred_at": t});
+        assert!(NewEvent::parse(&base(&later), now)
+            .unwrap_err()
+            .contains_key("occurred_at"));
+        assert!(NewEvent::parse(&base(&soon), now).is_ok());
+    }
+
+    #[test]
+    fn fingerprint_prefers_dedup_key() {
+        let now = Utc::now();
+        let a = NewEvent::parse(
+            &json!({"source": "a", "event_type": "t", "severity": "HIGH", "dedup_key": "k"}),
+            now,
+        )
+        .unwrap();
+        let b = NewEvent::parse(
+            &json!({"source": "b", "event_type": "u", "severity": "HIGH", "dedup_key": "k"}),
+            now,
+        )
+        .unwrap();
+        let c = NewEvent::parse(
+            &json!({"source": "a", "event_type": "t", "severity": "HIGH"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        assert_eq!(a.fingerprint().len(), 64);
+    }
+}

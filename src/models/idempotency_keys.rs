@@ -1,0 +1,96 @@
+//! `Idempotency-Key`: a retry with the same key and body gets the first
+//! answer and stores nothing new; the same key with another body is a 422.
+use chrono::Utc;
+use loco_rs::prelude::*;
+use sea_orm::SqlErr;
+use sha2::{Digest, Sha256};
+
+pub use super::_entities::idempotency_keys::{self, ActiveModel, Column, Entity, Model};
+use crate::errors::ApiError;
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// One idempotent request: who sent it, the key, and a digest of its body.
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest {
+    pub principal: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+impl IdempotentRequest {
+    /// `body` should be canonical (re-serialized JSON), so formatting does not count.
+    #[must_use]
+    pub fn new(principal: &str, key: &str, body: &[u8]) -> Self {
+        Self {
+            principal: principal.to_string(),
+            key: key.to_string(),
+            request_hash: hex::encode(Sha256::digest(body)),
+        }
+    }
+}
+
+/// A stored answer: status code and JSON body.
+pub type Answer = (u16, String);
+
+impl Model {
+    /// The stored answer for this key, if the same request was seen before.
+    ///
+    /// # Errors
+    /// 422 `idempotency_key_reused` when the key came with another body.
+    pub async fn replay(
+        db: &DatabaseConnection,
+        req: &IdempotentRequest,
+    ) -> Result<Option<Answer>> {
+        let row = Entity::find()
+            .filter(Column::Principal.eq(&req.principal))
+            .filter(Column::Key.eq(&req.key))
+            .one(db)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) if row.request_hash == req.request_hash => Ok(Some((
+                u16::try_from(row.status_code).unwrap_or(200),
+                row.response,
+            ))),
+            Some(_) => Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used with a different request body",
+            )
+            .into()),
+        }
+    }
+
+    /// Stores the answer in the transaction that made it. `Ok(false)` when
+    /// a concurrent request with the same key got there first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn store<C: ConnectionTrait>(
+        db: &C,
+        req: &IdempotentRequest,
+        answer: &Answer,
+    ) -> Result<bool> {
+        let now = Utc::now();
+        let res = ActiveModel {
+            principal: ActiveValue::set(req.principal.clone()),
+            key: ActiveValue::set(req.key.clone()),
+            request_hash: ActiveValue::set(req.request_hash.clone()),
+            status_code: ActiveValue::set(i16::try_from(answer.0).unwrap_or(200)),
+            response: ActiveValue::set(answer.1.clone()),
+            created_at: ActiveValue::set(now.into()),
+            updated_at: ActiveValue::set(now.into()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Ok(false)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}

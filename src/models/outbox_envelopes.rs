@@ -1,0 +1,94 @@
+//! Lifecycle envelopes, written in the same transaction as the change they
+//! describe, so none is lost on a crash; delivered from here in `id` order.
+use chrono::{SecondsFormat, Utc};
+use loco_rs::prelude::*;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub use super::_entities::outbox_envelopes::{self, ActiveModel, Column, Entity, Model};
+use super::severity::Severity;
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Envelope format version, in `meta.version`.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// The lifecycle event types of SPEC §6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeType {
+    Created,
+    Updated,
+    StatusChanged,
+    Escalated,
+    Mitigated,
+    Resolved,
+}
+
+impl EnvelopeType {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "alert.created",
+            Self::Updated => "alert.updated",
+            Self::StatusChanged => "alert.status_changed",
+            Self::Escalated => "alert.escalated",
+            Self::Mitigated => "alert.mitigated",
+            Self::Resolved => "alert.resolved",
+        }
+    }
+}
+
+impl Model {
+    /// Appends one envelope `{id, type, source, timestamp, payload, meta}`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn append<C: ConnectionTrait>(
+        db: &C,
+        kind: EnvelopeType,
+        alert_pid: Uuid,
+        severity: Severity,
+        payload: Value,
+        correlation_id: &str,
+    ) -> ModelResult<Self> {
+        let id = Uuid::new_v4();
+        let now = Utc::now();
+        let envelope = json!({
+            "id": id.to_string(),
+            "type": kind.as_str(),
+            "source": "vigil",
+            "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "payload": payload,
+            "meta": {"correlation_id": correlation_id, "version": ENVELOPE_VERSION},
+        });
+        Ok(ActiveModel {
+            envelope_id: ActiveValue::set(id),
+            event_type: ActiveValue::set(kind.as_str().to_string()),
+            alert_pid: ActiveValue::set(alert_pid),
+            severity_rank: ActiveValue::set(severity.rank()),
+            envelope: ActiveValue::set(envelope),
+            created_at: ActiveValue::set(now.into()),
+            updated_at: ActiveValue::set(now.into()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?)
+    }
+
+    /// Envelopes in commit order, after `after_id` (exclusive).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn after(
+        db: &DatabaseConnection,
+        after_id: i64,
+        limit: u64,
+    ) -> ModelResult<Vec<Self>> {
+        Ok(Entity::find()
+            .filter(Column::Id.gt(after_id))
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(db)
+            .await?)
+    }
+}

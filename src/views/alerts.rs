@@ -1,0 +1,131 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::models::{alert_histories, alert_status::AlertStatus, alerts, severity::Severity};
+
+/// An alert: one attack, however many events it took.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertResponse {
+    pub id: String,
+    #[schema(example = "port_scan on fw-edge-01 from 203.0.113.7")]
+    pub title: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub source: String,
+    pub event_type: String,
+    pub source_ip: Option<String>,
+    /// How many events joined this alert.
+    pub occurrences: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Id of the event that opened the alert.
+    pub event: String,
+    /// Fingerprint (SHA-256 of `dedup_key`, else of source, event type and source IP).
+    pub fingerprint: String,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<&alerts::Model> for AlertResponse {
+    fn from(a: &alerts::Model) -> Self {
+        Self {
+            id: a.pid.to_string(),
+            title: a.title.clone(),
+            severity: a.severity(),
+            status: a.status(),
+            source: a.source.clone(),
+            event_type: a.event_type.clone(),
+            source_ip: a.source_ip.clone(),
+            occurrences: a.occurrences,
+            first_seen: a.first_seen.with_timezone(&Utc),
+            last_seen: a.last_seen.with_timezone(&Utc),
+            event: a.event_pid.to_string(),
+            fingerprint: a.fingerprint.clone(),
+            assignee: a.assignee.clone(),
+            tags: a.tags(),
+            created_at: a.created_at.with_timezone(&Utc),
+            updated_at: a.updated_at.with_timezone(&Utc),
+            acknowledged_at: a.acknowledged_at.map(|t| t.with_timezone(&Utc)),
+            resolved_at: a.resolved_at.map(|t| t.with_timezone(&Utc)),
+        }
+    }
+}
+
+/// One line of an alert's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// `created`, `status_changed`, `note` or `updated`.
+    pub action: String,
+    /// Who: a username, or `system` for automatic changes.
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub note: Option<String>,
+    /// For `updated`: the fields changed, old and new values.
+    #[schema(value_type = Option<Object>)]
+    pub changes: Option<Value>,
+}
+
+impl From<&alert_histories::Model> for HistoryEntry {
+    fn from(h: &alert_histories::Model) -> Self {
+        Self {
+            action: h.action.clone(),
+            actor: h.actor.clone(),
+            at: h.created_at.with_timezone(&Utc),
+            from_status: h.from_status.clone(),
+            to_status: h.to_status.clone(),
+            note: h.note.clone(),
+            changes: h.changes.clone(),
+        }
+    }
+}
+
+/// One id's outcome in a bulk status change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    pub id: String,
+    /// HTTP-like status of this item: 200, 400, 404 or 409.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::errors::ErrorBody>,
+}
+
+/// Query parameters of `GET /api/alerts` (repeated or comma-separated values mean OR).
+#[allow(dead_code)]
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertFilters {
+    /// OPEN, ACKNOWLEDGED, INVESTIGATING, ESCALATED, MITIGATED, RESOLVED, IGNORED.
+    pub status: Option<String>,
+    /// LOW, MEDIUM, HIGH, CRITICAL.
+    pub severity: Option<String>,
+    /// Same as `severity` (Django-style name).
+    #[param(rename = "event__severity")]
+    pub event_severity: Option<String>,
+    pub source: Option<String>,
+    pub event_type: Option<String>,
+    pub source_ip: Option<String>,
+    /// Username of the assignee.
+    pub assignee: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub since: Option<String>,
+    /// Created at or before (RFC 3339).
+    pub until: Option<String>,
+    /// Case-insensitive match over title, source and event type.
+    pub search: Option<String>,
+    /// `created_at`, `-created_at` (default), `severity`, `-severity` (by rank), `last_seen`, `-last_seen`, `occurrences`, `-occurrences`.
+    pub ordering: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<u64>,
+    /// Items per page (default 10, max 500).
+    pub page_size: Option<u64>,
+}

@@ -1,0 +1,360 @@
+use sea_orm::{EntityTrait, QueryOrder};
+use serde_json::{json, Value};
+use vigil::models::{_entities::outbox_envelopes, users::Role};
+
+use super::prepare_data::{assert_error, token_for};
+
+/// Posts a HIGH event and returns the id of its alert.
+async fn open_alert(request: &axum_test::TestServer, token: &str, ip: &str) -> String {
+    let r = request
+        .post("/api/events")
+        .authorization_bearer(token)
+        .json(
+            &json!({"source": "ids-1", "event_type": "sqli", "severity": "HIGH", "source_ip": ip}),
+        )
+        .await;
+    assert_eq!(r.status_code(), 201, "{}", r.text());
+    r.json::<Value>()["alert"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn set_status(
+    request: &axum_test::TestServer,
+    token: &str,
+    id: &str,
+    status: &str,
+) -> axum_test::TestResponse {
+    request
+        .patch(&format!("/api/alerts/{id}/status"))
+        .authorization_bearer(token)
+        .json(&json!({"status": status, "note": format!("to {status}"), "created_at": "2000-01-01T00:00:00Z", "event": "x"}))
+        .await
+}
+
+#[tokio::test]
+async fn admins_drive_the_lifecycle_and_history_records_it() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let id = open_alert(&request, &admin, "203.0.113.7").await;
+
+        let r = set_status(&request, &admin, &id, "acknowledged").await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        let body: Value = r.json();
+        assert_eq!(body["status"], "ACKNOWLEDGED");
+        assert!(body["acknowledged_at"].is_string());
+        assert_ne!(
+            body["created_at"], "2000-01-01T00:00:00Z",
+            "read-only fields ignored"
+        );
+
+        // Same status again: a 200 no-op, no history line.
+        let r = set_status(&request, &admin, &id, "ACKNOWLEDGED").await;
+        assert_eq!(r.status_code(), 200);
+
+        for status in ["ESCALATED", "MITIGATED", "RESOLVED"] {
+            let r = set_status(&request, &admin, &id, status).await;
+            assert_eq!(r.status_code(), 200, "{status}: {}", r.text());
+        }
+        let r = request
+            .get(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .await;
+        let alert: Value = r.json();
+        assert_eq!(alert["status"], "RESOLVED");
+        assert!(alert["resolved_at"].is_string());
+
+        let r = request
+            .get(&format!("/api/alerts/{id}/history"))
+            .authorization_bearer(&admin)
+            .await;
+        let history: Vec<Value> = r.json();
+        let moves: Vec<(Value, Value)> = history
+            .iter()
+            .map(|h| (h["from_status"].clone(), h["to_status"].clone()))
+            .collect();
+        assert_eq!(history[0]["action"], "created");
+        assert_eq!(moves[1], (json!("OPEN"), json!("ACKNOWLEDGED")));
+        assert_eq!(moves[4], (json!("MITIGATED"), json!("RESOLVED")));
+        assert_eq!(history.len(), 5);
+        assert_eq!(history[1]["actor"], "root");
+        assert_eq!(history[1]["note"], "to acknowledged");
+
+        let types: Vec<String> = outbox_envelopes::Entity::find()
+            .order_by_asc(outbox_envelopes::Column::Id)
+            .all(&ctx.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.event_type.clone())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "alert.created",
+                "alert.status_changed",
+                "alert.status_changed",
+                "alert.escalated",
+                "alert.status_changed",
+                "alert.mitigated",
+                "alert.status_changed",
+                "alert.resolved"
+            ]
+        );
+        let mitigated = outbox_envelopes::Entity::find()
+            .all(&ctx.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|o| o.event_type == "alert.mitigated")
+            .unwrap();
+        assert!(mitigated.envelope["payload"]["duration_seconds"].is_i64());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn illegal_moves_are_409_and_unknown_statuses_400() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let id = open_alert(&request, &admin, "203.0.113.7").await;
+        assert_eq!(
+            set_status(&request, &admin, &id, "INVESTIGATING")
+                .await
+                .status_code(),
+            200
+        );
+        assert_error(
+            &set_status(&request, &admin, &id, "ACKNOWLEDGED").await,
+            409,
+            "invalid_transition",
+        );
+        assert_error(
+            &set_status(&request, &admin, &id, "OPEN").await,
+            409,
+            "invalid_transition",
+        );
+        let body = assert_error(
+            &set_status(&request, &admin, &id, "DONE").await,
+            400,
+            "validation_failed",
+        );
+        assert!(body["fields"]["status"].is_array());
+        assert_error(
+            &set_status(&request, &admin, "nope", "RESOLVED").await,
+            404,
+            "not_found",
+        );
+        assert_eq!(
+            set_status(&request, &admin, &id, "IGNORED")
+                .await
+                .status_code(),
+            200
+        );
+        assert_error(
+            &set_status(&request, &admin, &id, "RESOLVED").await,
+            409,
+            "invalid_transition",
+        );
+        assert_eq!(
+            set_status(&request, &admin, &id, "OPEN")
+                .await
+                .status_code(),
+            200
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn analysts_cannot_change_status_or_edit_but_can_read_and_note() {
+    crate::support::request(|request, ctx| async move {
+        let analyst = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let id = open_alert(&request, &analyst, "203.0.113.7").await;
+
+        assert_error(
+            &set_status(&request, &analyst, &id, "ACKNOWLEDGED").await,
+            403,
+            "forbidden",
+        );
+        let r = request
+            .patch(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&analyst)
+            .json(&json!({"tags": ["x"]}))
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = request
+            .post("/api/alerts/bulk-status")
+            .authorization_bearer(&analyst)
+            .json(&json!({"ids": [id], "status": "RESOLVED"}))
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = request
+            .patch(&format!("/api/alerts/{id}/status"))
+            .json(&json!({"status": "RESOLVED"}))
+            .await;
+        assert_error(&r, 401, "unauthorized");
+
+        let r = request
+            .get(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&analyst)
+            .await;
+        assert_eq!(r.json::<Value>()["status"], "OPEN");
+
+        let r = request
+            .post(&format!("/api/alerts/{id}/notes"))
+            .authorization_bearer(&analyst)
+            .json(&json!({"note": "looks like sqlmap"}))
+            .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        let r = request
+            .post(&format!("/api/alerts/{id}/notes"))
+            .authorization_bearer(&analyst)
+            .json(&json!({"note": "  "}))
+            .await;
+        assert_error(&r, 400, "validation_failed");
+        let history: Vec<Value> = request
+            .get(&format!("/api/alerts/{id}/history"))
+            .authorization_bearer(&analyst)
+            .await
+            .json();
+        assert_eq!(history.last().unwrap()["note"], "looks like sqlmap");
+        assert_eq!(history.last().unwrap()["actor"], "alice");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_resolved_alert_is_never_joined() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let first = open_alert(&request, &admin, "203.0.113.7").await;
+        assert_eq!(
+            set_status(&request, &admin, &first, "RESOLVED")
+                .await
+                .status_code(),
+            200
+        );
+        let second = open_alert(&request, &admin, "203.0.113.7").await;
+        assert_ne!(first, second);
+        // Reopening the old one would make two open alerts for one fingerprint.
+        assert_error(
+            &set_status(&request, &admin, &first, "OPEN").await,
+            409,
+            "fingerprint_reopened",
+        );
+        assert_eq!(open_alert(&request, &admin, "203.0.113.7").await, second);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn admins_edit_assignee_tags_and_severity() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let id = open_alert(&request, &admin, "203.0.113.7").await;
+        let r = request
+            .patch(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .json(&json!({"assignee": "root", "tags": ["web", "sqli", "web"], "severity": "critical"}))
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        let body: Value = r.json();
+        assert_eq!(body["assignee"], "root");
+        assert_eq!(body["tags"], json!(["sqli", "web"]));
+        assert_eq!(body["severity"], "CRITICAL");
+
+        let r = request
+            .patch(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .json(&json!({"assignee": "ghost"}))
+            .await;
+        assert_error(&r, 400, "validation_failed");
+        let r = request
+            .patch(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .json(&json!({"assignee": null}))
+            .await;
+        assert!(r.json::<Value>()["assignee"].is_null());
+
+        let body: Value = request
+            .get("/api/alerts?severity=CRITICAL&assignee=root")
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        assert_eq!(body["count"], 0);
+        let body: Value = request
+            .get("/api/alerts?event__severity=critical")
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        assert_eq!(body["count"], 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_status_answers_per_id() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let a = open_alert(&request, &admin, "203.0.113.7").await;
+        let b = open_alert(&request, &admin, "203.0.113.8").await;
+        assert_eq!(
+            set_status(&request, &admin, &b, "RESOLVED")
+                .await
+                .status_code(),
+            200
+        );
+        let r = request
+            .post("/api/alerts/bulk-status")
+            .authorization_bearer(&admin)
+            .json(&json!({"ids": [a, b, "missing"], "status": "ACKNOWLEDGED"}))
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        let results: Vec<Value> = r.json();
+        assert_eq!(results[0]["status"], 200);
+        assert_eq!(results[0]["alert"]["status"], "ACKNOWLEDGED");
+        assert_eq!(results[1]["status"], 409);
+        assert_eq!(results[1]["error"]["error"], "invalid_transition");
+        assert_eq!(results[2]["status"], 404);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn alert_lists_filter_by_status_and_order_by_occurrences() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let a = open_alert(&request, &admin, "203.0.113.7").await;
+        open_alert(&request, &admin, "203.0.113.7").await;
+        let b = open_alert(&request, &admin, "203.0.113.8").await;
+        assert_eq!(
+            set_status(&request, &admin, &b, "ACKNOWLEDGED")
+                .await
+                .status_code(),
+            200
+        );
+
+        let body: Value = request
+            .get("/api/alerts?ordering=-occurrences")
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        assert_eq!(body["results"][0]["id"], a);
+        let body: Value = request
+            .get("/api/alerts?status=acknowledged")
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        assert_eq!(body["count"], 1);
+        assert_eq!(body["results"][0]["id"], b);
+        let r = request
+            .get("/api/alerts?status=DONE")
+            .authorization_bearer(&admin)
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["status"].is_array());
+    })
+    .await;
+}
