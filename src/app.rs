@@ -104,6 +104,7 @@ impl Hooks for App {
             .add_route(controllers::users::routes())
             .add_route(controllers::events::routes())
             .add_route(controllers::alerts::routes())
+            .add_route(controllers::stats::routes())
     }
 
     async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {
@@ -120,6 +121,7 @@ impl Hooks for App {
 
     #[allow(unused_variables)]
     fn register_tasks(tasks: &mut Tasks) {
+        tasks.register(tasks::purge_events::PurgeEvents);
         // tasks-inject (do not remove)
         tasks.register(tasks::create_admin::CreateAdmin);
     }

@@ -38,6 +38,9 @@ const fn default_client_failures() -> i64 {
 const fn default_window() -> i64 {
     900
 }
+const fn default_retention() -> i64 {
+    90
+}
 const fn default_refresh_ttl() -> i64 {
     14 * 24 * 3600
 }
@@ -56,6 +59,9 @@ pub struct Settings {
     pub refresh_token_ttl_seconds: i64,
     #[serde(default)]
     pub login_throttle: LoginThrottle,
+    /// Events older than this many days are purged by `purge_events`.
+    #[serde(default = "default_retention")]
+    pub event_retention_days: i64,
     /// Scheme and host used for absolute pagination links
     /// (`https://vigil.example.com`); empty means "from the request's Host".
     #[serde(default)]
@@ -66,6 +72,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             alert_threshold: default_threshold(),
+            event_retention_days: default_retention(),
             refresh_token_ttl_seconds: default_refresh_ttl(),
             login_throttle: LoginThrottle::default(),
             public_url: String::new(),

@@ -1,4 +1,4 @@
 mod models;
-mod requests;
+pub mod requests;
 mod support;
 mod tasks;

@@ -14,10 +14,12 @@ use crate::{
         users::{self, Role},
     },
     views::{
-        alerts::{AlertResponse, BulkResult, HistoryEntry},
+        alerts::{AlertResponse, BulkResult, ExportFormat, HistoryEntry},
         pagination::Page,
     },
 };
+
+const EXPORT_CHUNK: u64 = 500;
 
 /// `PATCH /api/alerts/{id}/status`. Read-only alert fields sent along are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -266,11 +268,105 @@ async fn add_note(
         .json(HistoryEntry::from(&entry))
 }
 
+/// Export every alert matching the list filters (ADMIN), streamed in
+/// creation order: `format=csv` (default) or `format=ndjson`.
+#[utoipa::path(get, path = "/api/alerts/export", tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("format" = Option<String>, Query, description = "`csv` (default) or `ndjson`"),
+        crate::views::alerts::AlertFilters,
+    ),
+    responses(
+        (status = 200, description = "CSV (RFC 4180, formula cells defused) or NDJSON, streamed",
+            content_type = "text/csv", body = String),
+        (status = 400, description = "Unknown format, filter or parameter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn export(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Response> {
+    user.require(Role::Admin)?;
+    let format = match pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("csv") => ExportFormat::Csv,
+        Some("ndjson") => ExportFormat::Ndjson,
+        Some(other) => {
+            return Err(ApiError::field(
+                "format",
+                format!("Unknown format `{other}`: use csv or ndjson."),
+            )
+            .into())
+        }
+    };
+    if pairs
+        .iter()
+        .any(|(k, _)| k == "ordering" || k == "page" || k == "page_size" || k == "cursor")
+    {
+        return Err(ApiError::field(
+            "ordering",
+            "An export is always in creation order, without pages.",
+        )
+        .into());
+    }
+    let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
+    let db = ctx.db.clone();
+    // (last id, header sent, finished): each step reads one bounded chunk.
+    let chunks =
+        futures_util::stream::unfold((0_i64, false, false), move |(last, started, done)| {
+            let db = db.clone();
+            let q = q.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let mut out = if started {
+                    String::new()
+                } else {
+                    format.header().unwrap_or_default()
+                };
+                match alerts::Model::export_chunk(&db, &q, last, EXPORT_CHUNK).await {
+                    Ok(rows) => {
+                        let finished = (rows.len() as u64) < EXPORT_CHUNK;
+                        let next = rows.last().map_or(last, |a| a.id);
+                        for alert in &rows {
+                            out.push_str(&format.line(&AlertResponse::from(alert)));
+                        }
+                        Some((Ok::<_, std::io::Error>(out), (next, true, finished)))
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "export failed mid-stream");
+                        Some((
+                            Err(std::io::Error::other(err.to_string())),
+                            (last, true, true),
+                        ))
+                    }
+                }
+            }
+        });
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, format.content_type())
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"alerts.{}\"", format.extension()),
+        )
+        .body(axum::body::Body::from_stream(chunks))
+        .map_err(|e| Error::string(&e.to_string()))
+}
+
 pub fn routes() -> Routes {
     Routes::new()
         .prefix("/api/alerts")
         .add("/", get(list))
         .add("/bulk-status", post(bulk_status))
+        .add("/export", get(export))
         .add("/{id}", get(show).patch(update))
         .add("/{id}/status", patch(change_status))
         .add("/{id}/history", get(history))
@@ -278,5 +374,14 @@ pub fn routes() -> Routes {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, show, change_status, bulk_status, update, history, add_note))]
+#[openapi(paths(
+    list,
+    show,
+    change_status,
+    bulk_status,
+    update,
+    history,
+    add_note,
+    export
+))]
 pub struct AlertsApi;

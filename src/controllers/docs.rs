@@ -11,7 +11,8 @@ use utoipa_redoc::{Redoc, Servable};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, users::UsersApi,
+    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, stats::StatsApi,
+    users::UsersApi,
 };
 
 struct SecuritySchemes;
@@ -50,7 +51,7 @@ Every path answers with or without a trailing slash.",
         (name = "users", description = "Account administration (ADMIN)"),
         (name = "events", description = "Event ingestion and listing"),
         (name = "alerts", description = "Alerts and their lifecycle"),
-        (name = "operations", description = "Health probes"),
+        (name = "operations", description = "Statistics and health probes"),
     )
 )]
 pub struct ApiDoc;
@@ -63,6 +64,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(UsersApi::openapi());
     doc.merge(EventsApi::openapi());
     doc.merge(AlertsApi::openapi());
+    doc.merge(StatsApi::openapi());
     doc.merge(HealthApi::openapi());
     doc
 }

@@ -5,4 +5,5 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod stats;
 pub mod users;

@@ -175,9 +175,28 @@ impl Model {
         Ok(alert)
     }
 
-    /// The alerts matching `q`, as a query (for pages and for export).
+    /// The alerts matching `q`'s filters, in `q`'s order.
     #[must_use]
     pub fn query(q: &ListQuery) -> Select<Entity> {
+        let order = if q.ordering.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let col = match q.ordering.key {
+            SortKey::Severity => Column::SeverityRank,
+            SortKey::LastSeen => Column::LastSeen,
+            SortKey::Occurrences => Column::Occurrences,
+            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
+        };
+        Self::filtered(q)
+            .order_by(col, order.clone())
+            .order_by(Column::Id, order)
+    }
+
+    /// The alerts matching `q`'s filters, unordered.
+    #[must_use]
+    pub fn filtered(q: &ListQuery) -> Select<Entity> {
         use sea_orm::ExprTrait;
         let mut sel = Entity::find();
         if !q.status.is_empty() {
@@ -213,18 +232,26 @@ impl Model {
             }
             sel = sel.filter(any);
         }
-        let order = if q.ordering.descending {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        let col = match q.ordering.key {
-            SortKey::Severity => Column::SeverityRank,
-            SortKey::LastSeen => Column::LastSeen,
-            SortKey::Occurrences => Column::Occurrences,
-            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
-        };
-        sel.order_by(col, order.clone()).order_by(Column::Id, order)
+        sel
+    }
+
+    /// The next `limit` alerts matching `q` after `after_id`, in creation
+    /// order: the export walks the whole table this way in bounded memory.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn export_chunk(
+        db: &DatabaseConnection,
+        q: &ListQuery,
+        after_id: i64,
+        limit: u64,
+    ) -> ModelResult<Vec<Self>> {
+        Ok(Self::filtered(q)
+            .filter(Column::Id.gt(after_id))
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(db)
+            .await?)
     }
 
     /// One page of the alerts matching `q`, and their total.

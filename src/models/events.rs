@@ -402,6 +402,25 @@ impl Model {
         Ok((items, count))
     }
 
+    /// Deletes events created before `cutoff`, keeping every event that
+    /// opened an alert (alerts are kept, and so is their first event).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn purge_before(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> ModelResult<u64> {
+        use sea_orm::sea_query::Query;
+        let opening = Query::select()
+            .column(alerts::Column::EventPid)
+            .from(alerts::Entity)
+            .to_owned();
+        let res = Entity::delete_many()
+            .filter(Column::CreatedAt.lt(cutoff.fixed_offset()))
+            .filter(Column::Pid.not_in_subquery(opening))
+            .exec(db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
     /// Finds an event by public id.
     ///
     /// # Errors

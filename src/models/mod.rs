@@ -9,4 +9,5 @@ pub mod login_throttles;
 pub mod outbox_envelopes;
 pub mod refresh_tokens;
 pub mod severity;
+pub mod stats;
 pub mod users;

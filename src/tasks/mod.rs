@@ -1,1 +1,3 @@
 pub mod create_admin;
+
+pub mod purge_events;

@@ -129,3 +129,115 @@ pub struct AlertFilters {
     /// Items per page (default 10, max 500).
     pub page_size: Option<u64>,
 }
+
+/// Export formats of `GET /api/alerts/export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Ndjson,
+}
+
+impl ExportFormat {
+    #[must_use]
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    #[must_use]
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Ndjson => "ndjson",
+        }
+    }
+
+    /// The first line of the export (CSV header), if any.
+    #[must_use]
+    pub fn header(self) -> Option<String> {
+        (self == Self::Csv).then(|| format!("{}\r\n", CSV_COLUMNS.join(",")))
+    }
+
+    /// One alert as one line.
+    #[must_use]
+    pub fn line(self, alert: &AlertResponse) -> String {
+        match self {
+            Self::Ndjson => format!("{}\n", serde_json::to_string(alert).unwrap_or_default()),
+            Self::Csv => {
+                let t = |d: &DateTime<Utc>| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let cells = [
+                    alert.id.clone(),
+                    alert.title.clone(),
+                    alert.severity.as_str().to_string(),
+                    alert.status.as_str().to_string(),
+                    alert.source.clone(),
+                    alert.event_type.clone(),
+                    alert.source_ip.clone().unwrap_or_default(),
+                    alert.occurrences.to_string(),
+                    t(&alert.first_seen),
+                    t(&alert.last_seen),
+                    alert.event.clone(),
+                    alert.assignee.clone().unwrap_or_default(),
+                    alert.tags.join(";"),
+                    t(&alert.created_at),
+                    t(&alert.updated_at),
+                    alert.acknowledged_at.as_ref().map(t).unwrap_or_default(),
+                    alert.resolved_at.as_ref().map(t).unwrap_or_default(),
+                ];
+                let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                format!("{}\r\n", row.join(","))
+            }
+        }
+    }
+}
+
+const CSV_COLUMNS: [&str; 17] = [
+    "id",
+    "title",
+    "severity",
+    "status",
+    "source",
+    "event_type",
+    "source_ip",
+    "occurrences",
+    "first_seen",
+    "last_seen",
+    "event",
+    "assignee",
+    "tags",
+    "created_at",
+    "updated_at",
+    "acknowledged_at",
+    "resolved_at",
+];
+
+/// RFC 4180 quoting, and a leading `'` on cells a spreadsheet would run as a
+/// formula (`=`, `+`, `-`, `@`): sensor text is data, never code.
+fn csv_cell(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-1"), "'-1");
+    }
+}

@@ -2,4 +2,5 @@ pub mod alerts;
 pub mod auth;
 pub mod events;
 pub mod pagination;
+pub mod stats;
 pub mod users;

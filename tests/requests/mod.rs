@@ -3,6 +3,7 @@ mod auth;
 mod events;
 mod http_contract;
 mod openapi;
-mod prepare_data;
+pub mod prepare_data;
+mod stats_export;
 mod tokens;
 mod users;

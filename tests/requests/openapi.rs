@@ -28,6 +28,8 @@ fn every_route_is_documented_with_its_errors() {
         "/api/alerts/{id}/history",
         "/api/alerts/{id}/notes",
         "/api/alerts/bulk-status",
+        "/api/alerts/export",
+        "/api/stats",
         "/_ping",
         "/_health",
     ] {

@@ -1,1 +1,2 @@
 mod create_admin;
+mod purge_events;
