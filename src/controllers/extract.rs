@@ -172,6 +172,8 @@ pub const MAX_PAGE_SIZE: u64 = 500;
 pub struct PageParams {
     pub page: u64,
     pub page_size: u64,
+    /// `Some` in keyset mode (`cursor=` present; empty for the first page).
+    pub cursor: Option<String>,
     base: String,
     query: Vec<(String, String)>,
 }
@@ -217,6 +219,17 @@ impl FromRequestParts<AppContext> for PageParams {
             MAX_PAGE_SIZE,
             &mut errors,
         );
+        let cursor = query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "cursor")
+            .map(|(_, v)| v.clone());
+        if cursor.is_some() && query.iter().any(|(k, _)| k == "page") {
+            errors.insert(
+                "cursor".to_string(),
+                vec!["Use `page` or `cursor`, not both.".to_string()],
+            );
+        }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
@@ -240,6 +253,7 @@ impl FromRequestParts<AppContext> for PageParams {
         Ok(Self {
             page,
             page_size,
+            cursor,
             base: format!("{origin}{}", parts.uri.path()),
             query,
         })
@@ -324,15 +338,47 @@ fn percent_encode(s: &str) -> String {
 }
 
 impl PageParams {
-    fn link(&self, page: u64) -> String {
+    fn link_with(&self, name: &str, value: &str) -> String {
         let mut pairs: Vec<String> = self
             .query
             .iter()
-            .filter(|(k, _)| k != "page")
+            .filter(|(k, _)| k != name)
             .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
             .collect();
-        pairs.push(format!("page={page}"));
+        pairs.push(format!("{name}={}", percent_encode(value)));
         format!("{}?{}", self.base, pairs.join("&"))
+    }
+
+    fn link(&self, page: u64) -> String {
+        self.link_with("page", &page.to_string())
+    }
+
+    /// A keyset page: `next` carries the cursor of its last item.
+    #[must_use]
+    pub fn cursor_page<T: utoipa::ToSchema>(
+        &self,
+        results: Vec<T>,
+        next: Option<String>,
+    ) -> Page<T> {
+        Page {
+            count: None,
+            next: next.map(|c| self.link_with("cursor", &c)),
+            previous: None,
+            results,
+        }
+    }
+
+    /// The decoded cursor, when in keyset mode and past the first page.
+    ///
+    /// # Errors
+    /// 400 naming `cursor` when the token was not made here.
+    pub fn after(&self) -> Result<Option<crate::models::listing::Cursor>> {
+        match self.cursor.as_deref() {
+            None | Some("") => Ok(None),
+            Some(token) => crate::models::listing::Cursor::decode(token)
+                .map(Some)
+                .map_err(|e| ApiError::field("cursor", e).into()),
+        }
     }
 
     /// Wraps one page of results with the total and the neighbour links.
@@ -340,7 +386,7 @@ impl PageParams {
     pub fn page<T: utoipa::ToSchema>(&self, results: Vec<T>, count: u64) -> Page<T> {
         let last = count.div_ceil(self.page_size).max(1);
         Page {
-            count,
+            count: Some(count),
             next: (self.page < last).then(|| self.link(self.page + 1)),
             previous: (self.page > 1).then(|| self.link((self.page - 1).min(last))),
             results,

@@ -12,7 +12,7 @@ use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
     events::NewEvent,
-    listing::{like_pattern, ListQuery, SortKey},
+    listing::{like_pattern, Cursor, CursorKey, ListQuery, SortKey},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
 };
@@ -183,12 +183,7 @@ impl Model {
         } else {
             Order::Asc
         };
-        let col = match q.ordering.key {
-            SortKey::Severity => Column::SeverityRank,
-            SortKey::LastSeen => Column::LastSeen,
-            SortKey::Occurrences => Column::Occurrences,
-            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
-        };
+        let col = Self::sort_column(q.ordering.key);
         Self::filtered(q)
             .order_by(col, order.clone())
             .order_by(Column::Id, order)
@@ -233,6 +228,56 @@ impl Model {
             sel = sel.filter(any);
         }
         sel
+    }
+
+    fn sort_column(key: SortKey) -> Column {
+        match key {
+            SortKey::Severity => Column::SeverityRank,
+            SortKey::LastSeen => Column::LastSeen,
+            SortKey::Occurrences => Column::Occurrences,
+            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
+        }
+    }
+
+    /// This alert's position in `key` order, for the next page's cursor.
+    #[must_use]
+    pub fn cursor(&self, key: SortKey) -> Cursor {
+        let key = match key {
+            SortKey::Severity => CursorKey::Int(i64::from(self.severity_rank)),
+            SortKey::Occurrences => CursorKey::Int(self.occurrences),
+            SortKey::LastSeen => CursorKey::Time(self.last_seen),
+            SortKey::CreatedAt | SortKey::OccurredAt => CursorKey::Time(self.created_at),
+        };
+        Cursor { key, id: self.id }
+    }
+
+    /// Keyset pagination: up to `limit` alerts after `after`, in `q`'s order,
+    /// and whether more follow. Uses the (sort key, id) indexes.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list_after(
+        db: &DatabaseConnection,
+        q: &ListQuery,
+        after: Option<&Cursor>,
+        limit: u64,
+    ) -> ModelResult<(Vec<Self>, bool)> {
+        use sea_orm::ExprTrait;
+        let mut sel = Self::query(q);
+        if let Some(c) = after {
+            let col = Self::sort_column(q.ordering.key);
+            let left = Expr::tuple([Expr::col((Entity, col)), Expr::col((Entity, Column::Id))]);
+            let right = Expr::tuple([Expr::val(c.key.db_value()), Expr::val(c.id)]);
+            sel = sel.filter(if q.ordering.descending {
+                left.lt(right)
+            } else {
+                left.gt(right)
+            });
+        }
+        let mut rows = sel.limit(limit + 1).all(db).await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((rows, more))
     }
 
     /// The next `limit` alerts matching `q` after `after_id`, in creation

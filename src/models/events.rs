@@ -14,7 +14,7 @@ pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alerts,
     idempotency_keys::{self, Answer, IdempotentRequest},
-    listing::{like_pattern, ListQuery, SortKey},
+    listing::{like_pattern, Cursor, CursorKey, ListQuery, SortKey},
     severity::Severity,
 };
 use crate::errors::FieldErrors;
@@ -378,12 +378,58 @@ impl Model {
         } else {
             Order::Asc
         };
-        let col = match q.ordering.key {
+        let col = Self::sort_column(q.ordering.key);
+        sel.order_by(col, order.clone()).order_by(Column::Id, order)
+    }
+
+    fn sort_column(key: SortKey) -> Column {
+        match key {
             SortKey::Severity => Column::SeverityRank,
             SortKey::OccurredAt => Column::OccurredAt,
             SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => Column::CreatedAt,
+        }
+    }
+
+    /// This event's position in `key` order, for the next page's cursor.
+    #[must_use]
+    pub fn cursor(&self, key: SortKey) -> Cursor {
+        let key = match key {
+            SortKey::Severity => CursorKey::Int(i64::from(self.severity_rank)),
+            SortKey::OccurredAt => CursorKey::Time(self.occurred_at),
+            SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => {
+                CursorKey::Time(self.created_at)
+            }
         };
-        sel.order_by(col, order.clone()).order_by(Column::Id, order)
+        Cursor { key, id: self.id }
+    }
+
+    /// Keyset pagination: up to `limit` events after `after`, in `q`'s order,
+    /// and whether more follow.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list_after(
+        db: &DatabaseConnection,
+        q: &ListQuery,
+        after: Option<&Cursor>,
+        limit: u64,
+    ) -> ModelResult<(Vec<Self>, bool)> {
+        use sea_orm::ExprTrait;
+        let mut sel = Self::query(q);
+        if let Some(c) = after {
+            let col = Self::sort_column(q.ordering.key);
+            let left = Expr::tuple([Expr::col((Entity, col)), Expr::col((Entity, Column::Id))]);
+            let right = Expr::tuple([Expr::val(c.key.db_value()), Expr::val(c.id)]);
+            sel = sel.filter(if q.ordering.descending {
+                left.lt(right)
+            } else {
+                left.gt(right)
+            });
+        }
+        let mut rows = sel.limit(limit + 1).all(db).await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((rows, more))
     }
 
     /// One page of the events matching `q`, and their total.

@@ -128,6 +128,9 @@ pub struct AlertFilters {
     pub page: Option<u64>,
     /// Items per page (default 10, max 500).
     pub page_size: Option<u64>,
+    /// Keyset pagination: empty for the first page, then the token from `next`.
+    /// Deep pages cost what the first costs; `count` is null in this mode.
+    pub cursor: Option<String>,
 }
 
 /// Export formats of `GET /api/alerts/export`.

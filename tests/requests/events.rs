@@ -374,3 +374,58 @@ async fn lists_filter_search_order_and_reject_unknowns() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cursor_pages_walk_every_item_once_in_order() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let batch: Vec<Value> = (0..25)
+            .map(|i| {
+                let sev = ["LOW", "MEDIUM", "HIGH", "CRITICAL"][i % 4];
+                json!({"source": "s", "event_type": "t", "severity": sev, "source_ip": format!("192.0.2.{i}")})
+            })
+            .collect();
+        let r = request
+            .post("/api/events/batch")
+            .authorization_bearer(&token)
+            .json(&json!({ "events": batch }))
+            .await;
+        assert_eq!(r.status_code(), 201);
+
+        for (path, ordering) in [("/api/events", "-created_at"), ("/api/events", "-severity"), ("/api/alerts", "severity")] {
+            let mut url = format!("{path}?cursor=&page_size=4&ordering={ordering}");
+            let mut seen: Vec<Value> = Vec::new();
+            for _ in 0..20 {
+                let page: Value = request.get(&url).authorization_bearer(&token).await.json();
+                assert!(page["count"].is_null());
+                seen.extend(page["results"].as_array().unwrap().iter().cloned());
+                match page["next"].as_str() {
+                    Some(next) => url = next.trim_start_matches("http://localhost").to_string(),
+                    None => break,
+                }
+            }
+            let expected = if path == "/api/alerts" { 12 } else { 25 };
+            assert_eq!(seen.len(), expected, "{path} {ordering}");
+            let mut ids: Vec<&str> = seen.iter().map(|e| e["id"].as_str().unwrap()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), expected, "no item twice");
+            if ordering.ends_with("severity") {
+                let rank = |s: &str| ["LOW", "MEDIUM", "HIGH", "CRITICAL"].iter().position(|x| *x == s).unwrap();
+                let ranks: Vec<usize> = seen.iter().map(|e| rank(e["severity"].as_str().unwrap())).collect();
+                let mut sorted = ranks.clone();
+                sorted.sort_unstable();
+                if ordering.starts_with('-') {
+                    sorted.reverse();
+                }
+                assert_eq!(ranks, sorted, "{path} {ordering}");
+            }
+        }
+        let r = request.get("/api/events?cursor=garbage").authorization_bearer(&token).await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["cursor"].is_array());
+        let r = request.get("/api/events?cursor=&page=2").authorization_bearer(&token).await;
+        assert_error(&r, 400, "validation_failed");
+    })
+    .await;
+}
