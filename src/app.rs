@@ -61,6 +61,28 @@ pub fn check_production_secrets(environment: &Environment, config: &Config) -> R
     Ok(())
 }
 
+/// Loco applies its SQLite PRAGMAs to one pooled connection only; these must
+/// hold on every connection: WAL with `synchronous = NORMAL` (durable across
+/// application crashes, one fsync per checkpoint rather than per commit),
+/// foreign keys, and a busy timeout for other processes (CLI tasks).
+async fn connect_sqlite(cfg: &loco_rs::config::Database) -> Result<sea_orm::DatabaseConnection> {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    use std::time::Duration;
+    let mut opts = sea_orm::ConnectOptions::new(cfg.uri.clone());
+    opts.max_connections(cfg.max_connections)
+        .min_connections(cfg.min_connections)
+        .connect_timeout(Duration::from_millis(cfg.connect_timeout))
+        .idle_timeout(Duration::from_millis(cfg.idle_timeout))
+        .sqlx_logging(cfg.enable_logging)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    Ok(sea_orm::Database::connect(opts).await?)
+}
+
 pub struct App;
 #[async_trait]
 impl Hooks for App {
@@ -91,7 +113,10 @@ impl Hooks for App {
         Ok(vec![])
     }
 
-    async fn after_context(ctx: AppContext) -> Result<AppContext> {
+    async fn after_context(mut ctx: AppContext) -> Result<AppContext> {
+        if ctx.config.database.uri.starts_with("sqlite") {
+            ctx.db = connect_sqlite(&ctx.config.database).await?;
+        }
         ctx.shared_store
             .insert(Arc::new(Settings::from_config(&ctx.config)?));
         Ok(ctx)

@@ -343,6 +343,7 @@ impl Model {
         note: Option<&str>,
         actor: Actor<'_>,
     ) -> Result<Self> {
+        let _writer = super::sqlite_write_lock(db).await;
         let txn = db.begin().await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let from = alert.status();
@@ -483,6 +484,7 @@ impl Model {
         edit: &AlertEdit,
         actor: Actor<'_>,
     ) -> Result<Self> {
+        let _writer = super::sqlite_write_lock(db).await;
         let txn = db.begin().await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let mut changes = serde_json::Map::new();

@@ -323,6 +323,7 @@ impl Model {
                 return Ok(answer);
             }
         }
+        let _writer = super::sqlite_write_lock(db).await;
         let txn = db.begin().await?;
         let ingested = Self::ingest(&txn, items, threshold, correlation_id).await?;
         let answer = render(&ingested);

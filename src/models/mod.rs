@@ -11,3 +11,15 @@ pub mod refresh_tokens;
 pub mod severity;
 pub mod stats;
 pub mod users;
+
+/// SQLite has one writer at a time; with a pool of connections, concurrent
+/// write transactions would wait on each other's file lock and, under load,
+/// time out ("database is locked"). Vigil's write paths take this in-process
+/// lock first on SQLite, so writers queue in memory instead. PostgreSQL needs
+/// no such thing (`None`).
+pub async fn sqlite_write_lock(
+    db: &sea_orm::DatabaseConnection,
+) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    (db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite).then_some(LOCK.lock().await)
+}

@@ -3,6 +3,7 @@
 //! Creates the first admin (registration only ever creates analysts). Running
 //! it again for an existing admin changes nothing and says so.
 use loco_rs::{prelude::*, task::Vars};
+use migration::MigratorTrait;
 
 use crate::{
     controllers::extract::validate,
@@ -29,6 +30,9 @@ impl Task for CreateAdmin {
     }
 
     async fn run(&self, ctx: &AppContext, vars: &Vars) -> Result<()> {
+        // Tasks do not migrate on boot: the first admin is often created on a
+        // brand-new database, before the server ever started.
+        migration::Migrator::up(&ctx.db, None).await?;
         let params = RegisterParams {
             username: Some(var(vars, "username")?),
             email: Some(var(vars, "email")?),

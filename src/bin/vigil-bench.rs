@@ -1,0 +1,267 @@
+//! Drives a running Vigil over HTTP and prints throughput and latency.
+//!
+//! ```sh
+//! cargo run --release --bin vigil-bench -- --url http://127.0.0.1:5150 \
+//!     --username admin --password change-me-now-please --pid $(pgrep -f 'vigil-cli start')
+//! ```
+//!
+//! Phases: single-event ingestion (HIGH events, so the alert path runs),
+//! batch ingestion (which also loads `--load` events), then listing alerts:
+//! the first page and a deep cursor page. With `--pid`, the server's peak RSS.
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Bytes, client::conn::http1, Request};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+
+struct Args {
+    host: String,
+    token: Option<String>,
+    username: String,
+    password: String,
+    clients: usize,
+    events: usize,
+    load: usize,
+    batch_size: usize,
+    list_requests: usize,
+    deep_pages: usize,
+    pid: Option<u32>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        host: "127.0.0.1:5150".into(),
+        token: None,
+        username: "admin".into(),
+        password: String::new(),
+        clients: 32,
+        events: 20_000,
+        load: 200_000,
+        batch_size: 1_000,
+        list_requests: 1_000,
+        deep_pages: 100,
+        pid: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i + 1 < args.len() {
+        let v = args[i + 1].clone();
+        match args[i].as_str() {
+            "--url" => {
+                a.host = v
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string();
+            }
+            "--token" => a.token = Some(v),
+            "--username" => a.username = v,
+            "--password" => a.password = v,
+            "--clients" => a.clients = v.parse().unwrap_or(a.clients),
+            "--events" => a.events = v.parse().unwrap_or(a.events),
+            "--load" => a.load = v.parse().unwrap_or(a.load),
+            "--batch-size" => a.batch_size = v.parse().unwrap_or(a.batch_size),
+            "--list-requests" => a.list_requests = v.parse().unwrap_or(a.list_requests),
+            "--deep-pages" => a.deep_pages = v.parse().unwrap_or(a.deep_pages),
+            "--pid" => a.pid = v.parse().ok(),
+            other => eprintln!("ignoring unknown option {other}"),
+        }
+        i += 2;
+    }
+    a
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Client {
+    host: String,
+    token: String,
+    sender: http1::SendRequest<Full<Bytes>>,
+}
+
+impl Client {
+    async fn connect(host: &str, token: &str) -> Self {
+        let stream = TcpStream::connect(host).await.expect("connect to the server");
+        stream.set_nodelay(true).ok();
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(conn);
+        Self {
+            host: host.to_string(),
+            token: token.to_string(),
+            sender,
+        }
+    }
+
+    async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Bytes) {
+        let data = body.map(|b| serde_json::to_vec(b).unwrap_or_default()).unwrap_or_default();
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", self.token))
+            .body(Full::new(Bytes::from(data)))
+            .expect("request");
+        self.sender.ready().await.expect("connection ready");
+        let res = self.sender.send_request(req).await.expect("response");
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        (status, bytes)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+fn report(name: &str, mut lat: Vec<Duration>, items: usize, elapsed: Duration) {
+    lat.sort_unstable();
+    println!(
+        "{name:<34} {:>10.0} items/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({items} items, {} requests, {:.1} s)",
+        items as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        lat.len(),
+        elapsed.as_secs_f64()
+    );
+}
+
+fn event(i: usize) -> Value {
+    let sev = ["HIGH", "CRITICAL"][i % 2];
+    json!({
+        "source": format!("sensor-{}", i % 16),
+        "event_type": "port_scan",
+        "severity": sev,
+        "description": "SYN scan of 1,024 ports",
+        "source_ip": format!("10.{}.{}.{}", (i / 65536) % 256, (i / 256) % 256, i % 256),
+        "destination_ip": "10.0.0.5",
+        "metadata": {"rule": "ET SCAN", "n": i}
+    })
+}
+
+/// Runs `total` requests over `clients` connections; returns latencies.
+async fn run<F>(args: &Args, token: &str, clients: usize, total: usize, make: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(usize) -> (&'static str, String, Option<Value>) + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let (make, next) = (make.clone(), next.clone());
+        let (host, token) = (args.host.clone(), token.to_string());
+        handles.push(tokio::spawn(async move {
+            let mut client = Client::connect(&host, &token).await;
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let (method, path, body) = make(i);
+                let t = Instant::now();
+                let (status, bytes) = client.call(method, &path, body.as_ref()).await;
+                lat.push(t.elapsed());
+                assert!(status < 300, "{method} {path}: {status} {}", String::from_utf8_lossy(&bytes));
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.expect("client task"));
+    }
+    (all, start.elapsed())
+}
+
+fn rss(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")? / 1024, field("VmHWM:")? / 1024))
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let token = match &args.token {
+        Some(t) => t.clone(),
+        None => {
+            let mut c = Client::connect(&args.host, "").await;
+            let (status, body) = c
+                .call(
+                    "POST",
+                    "/api/auth/login",
+                    Some(&json!({"username": args.username, "password": args.password})),
+                )
+                .await;
+            assert_eq!(status, 200, "login failed: {}", String::from_utf8_lossy(&body));
+            let v: Value = serde_json::from_slice(&body).expect("login body");
+            v["access"].as_str().expect("access token").to_string()
+        }
+    };
+    println!("vigil-bench against http://{} with {} clients", args.host, args.clients);
+
+    let (lat, took) = run(&args, &token, args.clients, args.events, |i| {
+        ("POST", "/api/events".to_string(), Some(event(i)))
+    })
+    .await;
+    report("single-event ingestion (HIGH)", lat, args.events, took);
+
+    let batches = args.load.div_ceil(args.batch_size);
+    let size = args.batch_size;
+    let offset = args.events;
+    let (lat, took) = run(&args, &token, args.clients.min(8), batches, move |b| {
+        let events: Vec<Value> = (0..size).map(|j| event(offset + b * size + j)).collect();
+        ("POST", "/api/events/batch".to_string(), Some(json!({ "events": events })))
+    })
+    .await;
+    report(&format!("batch ingestion ({size}/batch)"), lat, batches * size, took);
+
+    let (lat, took) = run(&args, &token, args.clients, args.list_requests, |_| {
+        ("GET", "/api/alerts?page_size=10".to_string(), None)
+    })
+    .await;
+    report("list alerts, first page", lat, args.list_requests, took);
+
+    // Walk the cursor deep, then measure that page.
+    let mut c = Client::connect(&args.host, &token).await;
+    let mut path = "/api/alerts?cursor=&page_size=500".to_string();
+    let mut depth = 0;
+    for _ in 0..args.deep_pages {
+        let (_, body) = c.call("GET", &path, None).await;
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        match v["next"].as_str() {
+            Some(next) => {
+                depth += 500;
+                path = next.split_once(&args.host).map_or(next, |(_, p)| p).to_string();
+            }
+            None => break,
+        }
+    }
+    let deep = path.replace("page_size=500", "page_size=10");
+    let (lat, took) = run(&args, &token, args.clients, args.list_requests, move |_| {
+        ("GET", deep.clone(), None)
+    })
+    .await;
+    report(&format!("list alerts, cursor page at {depth}"), lat, args.list_requests, took);
+
+    if let Some(pid) = args.pid {
+        if let Some((now, peak)) = rss(pid) {
+            println!("server RSS now {now} MB, peak {peak} MB");
+        }
+    }
+}
