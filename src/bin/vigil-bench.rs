@@ -84,9 +84,13 @@ struct Client {
 
 impl Client {
     async fn connect(host: &str, token: &str) -> Self {
-        let stream = TcpStream::connect(host).await.expect("connect to the server");
+        let stream = TcpStream::connect(host)
+            .await
+            .expect("connect to the server");
         stream.set_nodelay(true).ok();
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
         tokio::spawn(conn);
         Self {
             host: host.to_string(),
@@ -96,7 +100,9 @@ impl Client {
     }
 
     async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Bytes) {
-        let data = body.map(|b| serde_json::to_vec(b).unwrap_or_default()).unwrap_or_default();
+        let data = body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -108,7 +114,12 @@ impl Client {
         self.sender.ready().await.expect("connection ready");
         let res = self.sender.send_request(req).await.expect("response");
         let status = res.status().as_u16();
-        let bytes = res.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         (status, bytes)
     }
 }
@@ -147,7 +158,13 @@ fn event(i: usize) -> Value {
 }
 
 /// Runs `total` requests over `clients` connections; returns latencies.
-async fn run<F>(args: &Args, token: &str, clients: usize, total: usize, make: F) -> (Vec<Duration>, Duration)
+async fn run<F>(
+    args: &Args,
+    token: &str,
+    clients: usize,
+    total: usize,
+    make: F,
+) -> (Vec<Duration>, Duration)
 where
     F: Fn(usize) -> (&'static str, String, Option<Value>) + Send + Sync + 'static,
 {
@@ -170,7 +187,11 @@ where
                 let t = Instant::now();
                 let (status, bytes) = client.call(method, &path, body.as_ref()).await;
                 lat.push(t.elapsed());
-                assert!(status < 300, "{method} {path}: {status} {}", String::from_utf8_lossy(&bytes));
+                assert!(
+                    status < 300,
+                    "{method} {path}: {status} {}",
+                    String::from_utf8_lossy(&bytes)
+                );
             }
             lat
         }));
@@ -208,12 +229,20 @@ async fn main() {
                     Some(&json!({"username": args.username, "password": args.password})),
                 )
                 .await;
-            assert_eq!(status, 200, "login failed: {}", String::from_utf8_lossy(&body));
+            assert_eq!(
+                status,
+                200,
+                "login failed: {}",
+                String::from_utf8_lossy(&body)
+            );
             let v: Value = serde_json::from_slice(&body).expect("login body");
             v["access"].as_str().expect("access token").to_string()
         }
     };
-    println!("vigil-bench against http://{} with {} clients", args.host, args.clients);
+    println!(
+        "vigil-bench against http://{} with {} clients",
+        args.host, args.clients
+    );
 
     let (lat, took) = run(&args, &token, args.clients, args.events, |i| {
         ("POST", "/api/events".to_string(), Some(event(i)))
@@ -226,10 +255,19 @@ async fn main() {
     let offset = args.events;
     let (lat, took) = run(&args, &token, args.clients.min(8), batches, move |b| {
         let events: Vec<Value> = (0..size).map(|j| event(offset + b * size + j)).collect();
-        ("POST", "/api/events/batch".to_string(), Some(json!({ "events": events })))
+        (
+            "POST",
+            "/api/events/batch".to_string(),
+            Some(json!({ "events": events })),
+        )
     })
     .await;
-    report(&format!("batch ingestion ({size}/batch)"), lat, batches * size, took);
+    report(
+        &format!("batch ingestion ({size}/batch)"),
+        lat,
+        batches * size,
+        took,
+    );
 
     let (lat, took) = run(&args, &token, args.clients, args.list_requests, |_| {
         ("GET", "/api/alerts?page_size=10".to_string(), None)
@@ -247,7 +285,10 @@ async fn main() {
         match v["next"].as_str() {
             Some(next) => {
                 depth += 500;
-                path = next.split_once(&args.host).map_or(next, |(_, p)| p).to_string();
+                path = next
+                    .split_once(&args.host)
+                    .map_or(next, |(_, p)| p)
+                    .to_string();
             }
             None => break,
         }
@@ -257,7 +298,12 @@ async fn main() {
         ("GET", deep.clone(), None)
     })
     .await;
-    report(&format!("list alerts, cursor page at {depth}"), lat, args.list_requests, took);
+    report(
+        &format!("list alerts, cursor page at {depth}"),
+        lat,
+        args.list_requests,
+        took,
+    );
 
     if let Some(pid) = args.pid {
         if let Some((now, peak)) = rss(pid) {

@@ -14,7 +14,7 @@ pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alerts,
     idempotency_keys::{self, Answer, IdempotentRequest},
-    listing::{like_pattern, Cursor, CursorKey, ListQuery, SortKey},
+    listing::{keyset_page, like_pattern, page_of, Cursor, CursorKey, ListQuery, SortKey},
     severity::Severity,
 };
 use crate::errors::FieldErrors;
@@ -415,22 +415,9 @@ impl Model {
         after: Option<&Cursor>,
         limit: u64,
     ) -> ModelResult<(Vec<Self>, bool)> {
-        use sea_orm::ExprTrait;
-        let mut sel = Self::query(q);
-        if let Some(c) = after {
-            let col = Self::sort_column(q.ordering.key);
-            let left = Expr::tuple([Expr::col((Entity, col)), Expr::col((Entity, Column::Id))]);
-            let right = Expr::tuple([Expr::val(c.key.db_value()), Expr::val(c.id)]);
-            sel = sel.filter(if q.ordering.descending {
-                left.lt(right)
-            } else {
-                left.gt(right)
-            });
-        }
-        let mut rows = sel.limit(limit + 1).all(db).await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok((rows, more))
+        let cols = (Self::sort_column(q.ordering.key), Column::Id);
+        let sel = Self::query(q);
+        Ok(keyset_page(db, sel, cols, q.ordering.descending, after, limit).await?)
     }
 
     /// One page of the events matching `q`, and their total.
@@ -443,10 +430,7 @@ impl Model {
         page: u64,
         page_size: u64,
     ) -> ModelResult<(Vec<Self>, u64)> {
-        let paginator = Self::query(q).paginate(db, page_size);
-        let count = paginator.num_items().await?;
-        let items = paginator.fetch_page(page.saturating_sub(1)).await?;
-        Ok((items, count))
+        Ok(page_of(db, Self::query(q), page, page_size).await?)
     }
 
     /// Deletes events created before `cutoff`, keeping every event that

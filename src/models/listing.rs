@@ -2,7 +2,10 @@
 //! typed values. Anything unknown or malformed is a 400 naming the
 //! parameter, never ignored.
 use chrono::{DateTime, FixedOffset, Utc};
-use sea_orm::Value as DbValue;
+use sea_orm::{
+    sea_query::Expr, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Select, Value as DbValue,
+};
 
 use super::{alert_status::AlertStatus, severity::Severity};
 use crate::errors::FieldErrors;
@@ -263,6 +266,65 @@ impl Cursor {
         };
         Ok(Self { key, id })
     }
+}
+
+/// One page of `sel` (pages from 1), and the total it matches.
+///
+/// # Errors
+/// Database errors.
+pub async fn page_of<E>(
+    db: &DatabaseConnection,
+    sel: Select<E>,
+    page: u64,
+    page_size: u64,
+) -> Result<(Vec<E::Model>, u64), sea_orm::DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let paginator = sel.paginate(db, page_size);
+    let count = paginator.num_items().await?;
+    let items = paginator.fetch_page(page.saturating_sub(1)).await?;
+    Ok((items, count))
+}
+
+/// Keyset pagination over `sel` (already ordered by `sort_col`, then `id_col`):
+/// up to `limit` rows after `after`, and whether more follow. The row-value
+/// comparison uses the (sort key, id) index, so deep pages cost what the
+/// first costs.
+///
+/// # Errors
+/// Database errors.
+pub async fn keyset_page<E, C>(
+    db: &DatabaseConnection,
+    sel: Select<E>,
+    (sort_col, id_col): (C, C),
+    descending: bool,
+    after: Option<&Cursor>,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool), sea_orm::DbErr>
+where
+    E: EntityTrait<Column = C>,
+    C: sea_orm::ColumnTrait,
+{
+    use sea_orm::ExprTrait;
+    let mut sel = sel;
+    if let Some(c) = after {
+        let left = Expr::tuple([
+            Expr::col((E::default(), sort_col)),
+            Expr::col((E::default(), id_col)),
+        ]);
+        let right = Expr::tuple([Expr::val(c.key.db_value()), Expr::val(c.id)]);
+        sel = sel.filter(if descending {
+            left.lt(right)
+        } else {
+            left.gt(right)
+        });
+    }
+    let mut rows = sel.limit(limit + 1).all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, more))
 }
 
 /// `%text%` for a case-insensitive LIKE, with `%`, `_` and `\` escaped.

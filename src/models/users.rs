@@ -291,13 +291,10 @@ impl Model {
         page: u64,
         page_size: u64,
     ) -> ModelResult<(Vec<Self>, u64)> {
-        let paginator = Entity::find()
+        let sel = Entity::find()
             .order_by_desc(Column::CreatedAt)
-            .order_by_desc(Column::Id)
-            .paginate(db, page_size);
-        let count = paginator.num_items().await?;
-        let items = paginator.fetch_page(page.saturating_sub(1)).await?;
-        Ok((items, count))
+            .order_by_desc(Column::Id);
+        Ok(super::listing::page_of(db, sel, page, page_size).await?)
     }
 
     /// Counts active admins other than `except`.
