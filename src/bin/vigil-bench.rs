@@ -30,6 +30,7 @@ struct Args {
     batch_size: usize,
     list_requests: usize,
     deep_pages: usize,
+    logins: usize,
     pid: Option<u32>,
 }
 
@@ -45,6 +46,7 @@ fn parse_args() -> Args {
         batch_size: 1_000,
         list_requests: 1_000,
         deep_pages: 100,
+        logins: 0,
         pid: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +69,7 @@ fn parse_args() -> Args {
             "--batch-size" => a.batch_size = v.parse().unwrap_or(a.batch_size),
             "--list-requests" => a.list_requests = v.parse().unwrap_or(a.list_requests),
             "--deep-pages" => a.deep_pages = v.parse().unwrap_or(a.deep_pages),
+            "--logins" => a.logins = v.parse().unwrap_or(0),
             "--pid" => a.pid = v.parse().ok(),
             other => eprintln!("ignoring unknown option {other}"),
         }
@@ -243,6 +246,18 @@ async fn main() {
         "vigil-bench against http://{} with {} clients",
         args.host, args.clients
     );
+
+    if args.logins > 0 {
+        // One client, one login after another: the latency of Argon2id
+        // verification plus the login's writes, not a throughput figure.
+        let (user, pass) = (args.username.clone(), args.password.clone());
+        let (lat, took) = run(&args, "", 1, args.logins, move |_| {
+            let body = json!({"username": user, "password": pass});
+            ("POST", "/api/auth/login".to_string(), Some(body))
+        })
+        .await;
+        report("login (sequential)", lat, args.logins, took);
+    }
 
     let (lat, took) = run(&args, &token, args.clients, args.events, |i| {
         ("POST", "/api/events".to_string(), Some(event(i)))
