@@ -45,6 +45,31 @@ impl Model {
         .await?)
     }
 
+    /// Records `created` for each newly opened alert, in one statement.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn record_created<C: ConnectionTrait>(db: &C, alert_ids: &[i64]) -> ModelResult<()> {
+        if alert_ids.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let rows = alert_ids.iter().map(|id| ActiveModel {
+            alert_id: ActiveValue::set(*id),
+            action: ActiveValue::set("created".to_string()),
+            actor: ActiveValue::set("system".to_string()),
+            from_status: ActiveValue::set(None),
+            to_status: ActiveValue::set(Some(AlertStatus::Open.as_str().to_string())),
+            note: ActiveValue::set(None),
+            changes: ActiveValue::set(None),
+            created_at: ActiveValue::set(now.into()),
+            updated_at: ActiveValue::set(now.into()),
+            ..Default::default()
+        });
+        Entity::insert_many(rows).exec_without_returning(db).await?;
+        Ok(())
+    }
+
     /// The history of an alert, oldest first.
     ///
     /// # Errors

@@ -71,8 +71,9 @@ impl Model {
     /// same fingerprint: `occurrences` grows, `last_seen` moves, severity
     /// rises to the highest seen. One upsert on the unique index of open
     /// fingerprints, so concurrent writers can never open two alerts.
-    /// Writes the history entry (on creation) and the envelope in `db`'s
-    /// transaction.
+    /// Returns the alert and whether this event created it; the caller
+    /// writes the history entry and envelope in the same transaction
+    /// (`events::Model::ingest`, in bulk).
     ///
     /// # Errors
     /// Database errors.
@@ -81,8 +82,7 @@ impl Model {
         event: &NewEvent,
         event_pid: Uuid,
         fingerprint: &str,
-        correlation_id: &str,
-    ) -> ModelResult<Self> {
+    ) -> ModelResult<(Self, bool)> {
         use sea_orm::ExprTrait;
         let now = Utc::now();
         let title = match event.source_ip {
@@ -145,34 +145,13 @@ impl Model {
             .exec_with_returning(db)
             .await?;
         let created = alert.occurrences == 1;
-        if created {
-            alert_histories::Model::record(
-                db,
-                alert.id,
-                Entry {
-                    action: "created",
-                    actor: "system",
-                    to: Some(AlertStatus::Open),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        }
-        let kind = if created {
-            EnvelopeType::Created
-        } else {
-            EnvelopeType::Updated
-        };
-        outbox_envelopes::Model::append(
-            db,
-            kind,
-            alert.pid,
-            alert.severity(),
-            alert.payload(),
-            correlation_id,
-        )
-        .await?;
-        Ok(alert)
+        Ok((alert, created))
+    }
+
+    /// The envelope payload of this alert (its API representation).
+    #[must_use]
+    pub fn envelope_payload(&self) -> Value {
+        self.payload()
     }
 
     /// The alerts matching `q`'s filters, in `q`'s order.

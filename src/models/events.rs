@@ -1,4 +1,4 @@
-use std::net::IpAddr;
+use std::{collections::HashMap, net::IpAddr};
 
 use chrono::{DateTime, Duration, Utc};
 use loco_rs::prelude::*;
@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
-    alerts,
+    alert_histories, alerts,
     idempotency_keys::{self, Answer, IdempotentRequest},
     listing::{keyset_page, like_pattern, page_of, Cursor, CursorKey, ListQuery, SortKey},
+    outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
 };
 use crate::errors::FieldErrors;
@@ -22,6 +23,9 @@ use crate::errors::FieldErrors;
 impl ActiveModelBehavior for ActiveModel {}
 
 pub const MAX_DESCRIPTION: usize = 10_000;
+/// Rows per multi-row INSERT: 16 columns × 500 stays under SQLite's 32,766
+/// bound parameters and PostgreSQL's 65,535.
+const INSERT_CHUNK: usize = 500;
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
 const FIELDS: [&str; 9] = [
@@ -268,16 +272,28 @@ impl Model {
         threshold: Severity,
         correlation_id: &str,
     ) -> ModelResult<Vec<Ingested>> {
-        let mut out = Vec::with_capacity(items.len());
+        let now = Utc::now();
+        let mut rows = Vec::with_capacity(items.len());
+        let mut promoted = Vec::with_capacity(items.len());
+        let mut opened = Vec::new();
+        let mut envelopes = Vec::new();
         for item in items {
             let pid = Uuid::new_v4();
             let fingerprint = item.fingerprint();
             let alert = if item.severity >= threshold {
-                Some(alerts::Model::promote(db, item, pid, &fingerprint, correlation_id).await?)
+                let (alert, created) = alerts::Model::promote(db, item, pid, &fingerprint).await?;
+                let kind = if created {
+                    opened.push(alert.id);
+                    EnvelopeType::Created
+                } else {
+                    EnvelopeType::Updated
+                };
+                envelopes.push((kind, alert.pid, alert.severity(), alert.envelope_payload()));
+                Some(alert)
             } else {
                 None
             };
-            let event = ActiveModel {
+            rows.push(ActiveModel {
                 pid: ActiveValue::set(pid),
                 source: ActiveValue::set(item.source.clone()),
                 event_type: ActiveValue::set(item.event_type.clone()),
@@ -291,15 +307,30 @@ impl Model {
                 dedup_key: ActiveValue::set(item.dedup_key.clone()),
                 fingerprint: ActiveValue::set(fingerprint),
                 alert_id: ActiveValue::set(alert.as_ref().map(|a| a.id)),
-                created_at: ActiveValue::set(Utc::now().into()),
-                updated_at: ActiveValue::set(Utc::now().into()),
+                created_at: ActiveValue::set(now.into()),
+                updated_at: ActiveValue::set(now.into()),
                 ..Default::default()
-            }
-            .insert(db)
-            .await?;
-            out.push(Ingested { event, alert });
+            });
+            promoted.push((pid, alert));
         }
-        Ok(out)
+        // History, envelopes and events in a few multi-row statements: the
+        // per-event cost is then the alert upsert alone.
+        alert_histories::Model::record_created(db, &opened).await?;
+        outbox_envelopes::Model::append_many(db, envelopes, correlation_id).await?;
+        let mut stored: HashMap<Uuid, Self> = HashMap::with_capacity(rows.len());
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let inserted = Entity::insert_many(chunk.to_vec())
+                .exec_with_returning(db)
+                .await?;
+            stored.extend(inserted.into_iter().map(|e| (e.pid, e)));
+        }
+        promoted
+            .into_iter()
+            .map(|(pid, alert)| {
+                let event = stored.remove(&pid).ok_or(ModelError::EntityNotFound)?;
+                Ok(Ingested { event, alert })
+            })
+            .collect()
     }
 
     /// The one path by which events enter: stores `items` in one transaction
