@@ -64,20 +64,8 @@ async fn list(
 ) -> Result<Response> {
     user.require(Role::Analyst)?;
     let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
-    if page.cursor.is_some() {
-        let after = page.after()?;
-        let (rows, more) =
-            alerts::Model::list_after(&ctx.db, &q, after.as_ref(), page.page_size).await?;
-        let next = rows
-            .last()
-            .filter(|_| more)
-            .map(|r| r.cursor(q.ordering.key).encode());
-        return format::json(
-            page.cursor_page(rows.iter().map(AlertResponse::from).collect(), next),
-        );
-    }
-    let (items, count) = alerts::Model::list(&ctx.db, &q, page.page, page.page_size).await?;
-    format::json(page.page(items.iter().map(AlertResponse::from).collect(), count))
+    let listed = alerts::Model::list(&ctx.db, &q, &page.window()?).await?;
+    format::json(page.render::<_, AlertResponse>(listed))
 }
 
 /// Read one alert.

@@ -214,20 +214,8 @@ async fn list(
 ) -> Result<Response> {
     user.require(Role::Analyst)?;
     let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
-    if page.cursor.is_some() {
-        let after = page.after()?;
-        let (rows, more) =
-            events::Model::list_after(&ctx.db, &q, after.as_ref(), page.page_size).await?;
-        let next = rows
-            .last()
-            .filter(|_| more)
-            .map(|r| r.cursor(q.ordering.key).encode());
-        return format::json(
-            page.cursor_page(rows.iter().map(EventResponse::from).collect(), next),
-        );
-    }
-    let (items, count) = events::Model::list(&ctx.db, &q, page.page, page.page_size).await?;
-    format::json(page.page(items.iter().map(EventResponse::from).collect(), count))
+    let listed = events::Model::list(&ctx.db, &q, &page.window()?).await?;
+    format::json(page.render::<_, EventResponse>(listed))
 }
 
 /// Read one event.

@@ -11,6 +11,7 @@ use validator::Validate;
 
 use crate::{
     errors::{validation_fields, ApiError, FieldErrors},
+    models::listing::{Cursor, Listed, Window},
     models::users::{self, Role},
     settings::Settings,
     views::pagination::Page,
@@ -353,31 +354,44 @@ impl PageParams {
         self.link_with("page", &page.to_string())
     }
 
-    /// A keyset page: `next` carries the cursor of its last item.
-    #[must_use]
-    pub fn cursor_page<T: utoipa::ToSchema>(
-        &self,
-        results: Vec<T>,
-        next: Option<String>,
-    ) -> Page<T> {
-        Page {
-            count: None,
-            next: next.map(|c| self.link_with("cursor", &c)),
-            previous: None,
-            results,
-        }
-    }
-
-    /// The decoded cursor, when in keyset mode and past the first page.
+    /// The slice of the list this request asks for.
     ///
     /// # Errors
     /// 400 naming `cursor` when the token was not made here.
-    pub fn after(&self) -> Result<Option<crate::models::listing::Cursor>> {
+    pub fn window(&self) -> Result<Window> {
         match self.cursor.as_deref() {
-            None | Some("") => Ok(None),
-            Some(token) => crate::models::listing::Cursor::decode(token)
-                .map(Some)
+            None => Ok(Window::Page {
+                page: self.page,
+                size: self.page_size,
+            }),
+            Some("") => Ok(Window::After {
+                cursor: None,
+                size: self.page_size,
+            }),
+            Some(token) => Cursor::decode(token)
+                .map(|c| Window::After {
+                    cursor: Some(c),
+                    size: self.page_size,
+                })
                 .map_err(|e| ApiError::field("cursor", e).into()),
+        }
+    }
+
+    /// Renders a slice as the API's page: DRF-style links in page mode, a
+    /// `cursor` link to the next slice in keyset mode.
+    pub fn render<M, T>(&self, listed: Listed<M>) -> Page<T>
+    where
+        T: utoipa::ToSchema + for<'a> From<&'a M>,
+    {
+        let results = listed.rows.iter().map(T::from).collect();
+        match listed.count {
+            Some(count) => self.page(results, count),
+            None => Page {
+                count: None,
+                next: listed.next.map(|c| self.link_with("cursor", &c.encode())),
+                previous: None,
+                results,
+            },
         }
     }
 

@@ -12,7 +12,7 @@ use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
     events::NewEvent,
-    listing::{keyset_page, like_pattern, page_of, Cursor, CursorKey, ListQuery, SortKey},
+    listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
 };
@@ -230,20 +230,25 @@ impl Model {
         Cursor { key, id: self.id }
     }
 
-    /// Keyset pagination: up to `limit` alerts after `after`, in `q`'s order,
-    /// and whether more follow. Uses the (sort key, id) indexes.
+    /// The `window` (a page, or a keyset slice after a cursor) of the
+    /// alerts matching `q`, in `q`'s order.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn list_after(
+    pub async fn list(
         db: &DatabaseConnection,
         q: &ListQuery,
-        after: Option<&Cursor>,
-        limit: u64,
-    ) -> ModelResult<(Vec<Self>, bool)> {
+        window: &Window,
+    ) -> ModelResult<Listed<Self>> {
         let cols = (Self::sort_column(q.ordering.key), Column::Id);
+        let key = q.ordering.key;
         let sel = Self::query(q);
-        Ok(keyset_page(db, sel, cols, q.ordering.descending, after, limit).await?)
+        Ok(
+            list_window(db, sel, cols, q.ordering.descending, window, |r| {
+                r.cursor(key)
+            })
+            .await?,
+        )
     }
 
     /// The next `limit` alerts matching `q` after `after_id`, in creation
@@ -263,19 +268,6 @@ impl Model {
             .limit(limit)
             .all(db)
             .await?)
-    }
-
-    /// One page of the alerts matching `q`, and their total.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn list(
-        db: &DatabaseConnection,
-        q: &ListQuery,
-        page: u64,
-        page_size: u64,
-    ) -> ModelResult<(Vec<Self>, u64)> {
-        Ok(page_of(db, Self::query(q), page, page_size).await?)
     }
 
     /// Finds an alert by public id.

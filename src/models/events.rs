@@ -14,7 +14,7 @@ pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories, alerts,
     idempotency_keys::{self, Answer, IdempotentRequest},
-    listing::{keyset_page, like_pattern, page_of, Cursor, CursorKey, ListQuery, SortKey},
+    listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
 };
@@ -435,33 +435,25 @@ impl Model {
         Cursor { key, id: self.id }
     }
 
-    /// Keyset pagination: up to `limit` events after `after`, in `q`'s order,
-    /// and whether more follow.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn list_after(
-        db: &DatabaseConnection,
-        q: &ListQuery,
-        after: Option<&Cursor>,
-        limit: u64,
-    ) -> ModelResult<(Vec<Self>, bool)> {
-        let cols = (Self::sort_column(q.ordering.key), Column::Id);
-        let sel = Self::query(q);
-        Ok(keyset_page(db, sel, cols, q.ordering.descending, after, limit).await?)
-    }
-
-    /// One page of the events matching `q`, and their total.
+    /// The `window` (a page, or a keyset slice after a cursor) of the
+    /// events matching `q`, in `q`'s order.
     ///
     /// # Errors
     /// Database errors.
     pub async fn list(
         db: &DatabaseConnection,
         q: &ListQuery,
-        page: u64,
-        page_size: u64,
-    ) -> ModelResult<(Vec<Self>, u64)> {
-        Ok(page_of(db, Self::query(q), page, page_size).await?)
+        window: &Window,
+    ) -> ModelResult<Listed<Self>> {
+        let cols = (Self::sort_column(q.ordering.key), Column::Id);
+        let key = q.ordering.key;
+        let sel = Self::query(q);
+        Ok(
+            list_window(db, sel, cols, q.ordering.descending, window, |r| {
+                r.cursor(key)
+            })
+            .await?,
+        )
     }
 
     /// Deletes events created before `cutoff`, keeping every event that

@@ -327,6 +327,64 @@ where
     Ok((rows, more))
 }
 
+/// Which slice of a list a request asks for.
+#[derive(Debug, Clone)]
+pub enum Window {
+    /// `page` (from 1) of `size` items, with the total count.
+    Page { page: u64, size: u64 },
+    /// `size` items after `cursor` (none: the first page), no count.
+    After { cursor: Option<Cursor>, size: u64 },
+}
+
+/// One slice of a list: its rows, the total (page mode) and, in cursor mode,
+/// where the next slice starts.
+#[derive(Debug)]
+pub struct Listed<M> {
+    pub rows: Vec<M>,
+    pub count: Option<u64>,
+    pub next: Option<Cursor>,
+}
+
+/// Reads `window` of `sel`, which is ordered by `cols` (sort key, then id)
+/// as `descending` says; `cursor_of` tells where a row sits in that order.
+///
+/// # Errors
+/// Database errors.
+pub async fn list_window<E, C>(
+    db: &DatabaseConnection,
+    sel: Select<E>,
+    cols: (C, C),
+    descending: bool,
+    window: &Window,
+    cursor_of: impl Fn(&E::Model) -> Cursor,
+) -> Result<Listed<E::Model>, sea_orm::DbErr>
+where
+    E: EntityTrait<Column = C>,
+    E::Model: Sync,
+    C: sea_orm::ColumnTrait,
+{
+    match window {
+        Window::Page { page, size } => {
+            let (rows, count) = page_of(db, sel, *page, *size).await?;
+            Ok(Listed {
+                rows,
+                count: Some(count),
+                next: None,
+            })
+        }
+        Window::After { cursor, size } => {
+            let (rows, more) =
+                keyset_page(db, sel, cols, descending, cursor.as_ref(), *size).await?;
+            let next = rows.last().filter(|_| more).map(cursor_of);
+            Ok(Listed {
+                rows,
+                count: None,
+                next,
+            })
+        }
+    }
+}
+
 /// `%text%` for a case-insensitive LIKE, with `%`, `_` and `\` escaped.
 #[must_use]
 pub fn like_pattern(text: &str) -> String {
