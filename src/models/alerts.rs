@@ -38,6 +38,42 @@ pub struct AlertEdit {
     pub severity: Option<Severity>,
 }
 
+pub const MAX_NOTE: usize = 10_000;
+const MAX_TAGS: usize = 50;
+const MAX_TAG_CHARS: usize = 64;
+
+impl AlertEdit {
+    /// Every invalid field at once: the assignee must be an existing user,
+    /// tags at most 50 of 1 to 64 characters.
+    ///
+    /// # Errors
+    /// 400 `validation_failed`; database errors.
+    pub async fn validate(&self, db: &DatabaseConnection) -> Result<()> {
+        let mut fields = crate::errors::FieldErrors::new();
+        if let Some(Some(name)) = &self.assignee {
+            if super::users::Model::find_by_login(db, name).await.is_err() {
+                fields.insert("assignee".into(), vec![format!("No user named `{name}`.")]);
+            }
+        }
+        if let Some(tags) = &self.tags {
+            let bad = |t: &String| t.trim().is_empty() || t.chars().count() > MAX_TAG_CHARS;
+            if tags.len() > MAX_TAGS || tags.iter().any(bad) {
+                fields.insert(
+                    "tags".into(),
+                    vec![format!(
+                        "At most {MAX_TAGS} tags of 1 to {MAX_TAG_CHARS} characters."
+                    )],
+                );
+            }
+        }
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(fields).into())
+        }
+    }
+}
+
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -414,6 +450,9 @@ impl Model {
         note: &str,
         actor: Actor<'_>,
     ) -> Result<alert_histories::Model> {
+        if note.trim().is_empty() || note.chars().count() > MAX_NOTE {
+            return Err(ApiError::field("note", "A note has 1 to 10000 characters.").into());
+        }
         let alert = Self::find_by_pid(db, pid).await?;
         Ok(alert_histories::Model::record(
             db,
@@ -439,6 +478,7 @@ impl Model {
         edit: &AlertEdit,
         actor: Actor<'_>,
     ) -> Result<Self> {
+        edit.validate(db).await?;
         let _writer = super::sqlite_write_lock(db).await;
         let txn = db.begin().await?;
         let alert = Self::find_by_pid(&txn, pid).await?;

@@ -1,6 +1,7 @@
 mod alerts;
 mod auth;
 mod events;
+mod failures;
 mod http_contract;
 mod openapi;
 pub mod prepare_data;
