@@ -20,6 +20,7 @@ use crate::{
         alert_histories, alerts, events, idempotency_keys, login_throttles, outbox_envelopes,
         refresh_tokens, users,
     },
+    models::ingest_writer::IngestWriter,
     settings::Settings,
     tasks,
 };
@@ -117,8 +118,12 @@ impl Hooks for App {
         if ctx.config.database.uri.starts_with("sqlite") {
             ctx.db = connect_sqlite(&ctx.config.database).await?;
         }
-        ctx.shared_store
-            .insert(Arc::new(Settings::from_config(&ctx.config)?));
+        let settings = Settings::from_config(&ctx.config)?;
+        ctx.shared_store.insert(Arc::new(IngestWriter::start(
+            ctx.db.clone(),
+            settings.alert_threshold,
+        )));
+        ctx.shared_store.insert(Arc::new(settings));
         Ok(ctx)
     }
 

@@ -10,10 +10,10 @@ use crate::{
     models::{
         events::{self, Ingested, NewEvent},
         idempotency_keys::{Answer, IdempotentRequest},
+        ingest_writer::IngestWriter,
         listing::{ListQuery, Resource},
         users::Role,
     },
-    settings::Settings,
     views::{
         alerts::AlertResponse,
         events::{BatchItem, BatchResponse, EventResponse, IngestResponse},
@@ -95,19 +95,13 @@ async fn create(
     let principal = user.require(Role::Analyst)?;
     let event = NewEvent::parse(&body, Utc::now()).map_err(ApiError::validation)?;
     let idem = idempotency(&headers, &principal.pid.to_string(), &body)?;
-    let threshold = Settings::get(&ctx).alert_threshold;
-    let stored =
-        events::Model::record(
-            &ctx.db,
-            &[event],
-            threshold,
-            &cid,
-            idem.as_ref(),
-            |done| match done.first() {
+    let stored = IngestWriter::get(&ctx)?
+        .record(&ctx.db, vec![event], &cid, idem, |done| {
+            match done.first() {
                 Some(item) => answer(StatusCode::CREATED, &ingest_view(item)),
                 None => answer(StatusCode::INTERNAL_SERVER_ERROR, &Value::Null),
-            },
-        )
+            }
+        })
         .await?;
     respond(stored)
 }
@@ -159,40 +153,41 @@ async fn batch(
         }
     }
     let idem = idempotency(&headers, &principal.pid.to_string(), &body)?;
-    let threshold = Settings::get(&ctx).alert_threshold;
-    let stored = events::Model::record(&ctx.db, &valid, threshold, &cid, idem.as_ref(), |done| {
-        let mut results: Vec<BatchItem> = done
-            .iter()
-            .zip(&valid_index)
-            .map(|(item, &index)| BatchItem {
-                index,
-                status: 201,
-                event: Some(ingest_view(item)),
-                errors: None,
-            })
-            .chain(refused.iter().map(|(index, errors)| BatchItem {
-                index: *index,
-                status: 400,
-                event: None,
-                errors: Some(errors.clone()),
-            }))
-            .collect();
-        results.sort_by_key(|r| r.index);
-        let status = if refused.is_empty() {
-            StatusCode::CREATED
-        } else {
-            StatusCode::MULTI_STATUS
-        };
-        answer(
-            status,
-            &BatchResponse {
-                stored: done.len(),
-                failed: refused.len(),
-                results,
-            },
-        )
-    })
-    .await?;
+    let writer = IngestWriter::get(&ctx)?;
+    let stored = writer
+        .record(&ctx.db, valid, &cid, idem, move |done| {
+            let mut results: Vec<BatchItem> = done
+                .iter()
+                .zip(&valid_index)
+                .map(|(item, &index)| BatchItem {
+                    index,
+                    status: 201,
+                    event: Some(ingest_view(item)),
+                    errors: None,
+                })
+                .chain(refused.iter().map(|(index, errors)| BatchItem {
+                    index: *index,
+                    status: 400,
+                    event: None,
+                    errors: Some(errors.clone()),
+                }))
+                .collect();
+            results.sort_by_key(|r| r.index);
+            let status = if refused.is_empty() {
+                StatusCode::CREATED
+            } else {
+                StatusCode::MULTI_STATUS
+            };
+            answer(
+                status,
+                &BatchResponse {
+                    stored: done.len(),
+                    failed: refused.len(),
+                    results,
+                },
+            )
+        })
+        .await?;
     respond(stored)
 }
 

@@ -1,4 +1,6 @@
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use loco_rs::prelude::*;
 use sea_orm::{
     sea_query::{Expr, Func, LikeExpr, OnConflict},
@@ -19,6 +21,19 @@ use super::{
 use crate::{errors::ApiError, views::alerts::AlertResponse};
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The promoted events of one fingerprint in one transaction.
+#[derive(Debug)]
+pub struct Promotion<'a> {
+    pub fingerprint: &'a str,
+    /// The first of the events: it names a new alert and is its `event`.
+    pub first: &'a NewEvent,
+    pub first_pid: Uuid,
+    pub occurrences: i64,
+    pub severity: Severity,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
 
 /// Who asked for a change and under which request, for history and envelopes.
 #[derive(Debug, Clone, Copy)]
@@ -103,55 +118,84 @@ impl Model {
         serde_json::to_value(AlertResponse::from(self)).unwrap_or(Value::Null)
     }
 
-    /// Creates the alert for a promoted event, or joins the open alert with the
-    /// same fingerprint: `occurrences` grows, `last_seen` moves, severity
-    /// rises to the highest seen. One upsert on the unique index of open
-    /// fingerprints, so concurrent writers can never open two alerts.
-    /// Returns the alert and whether this event created it; the caller
-    /// writes the history entry and envelope in the same transaction
-    /// (`events::Model::ingest`, in bulk).
+    /// Creates or joins the open alert of each fingerprint in `groups`, in
+    /// one multi-row upsert (per 500 fingerprints) on the unique index of
+    /// open fingerprints, so concurrent writers can never open two alerts:
+    /// a new alert starts with the group's occurrences, first and last seen
+    /// and highest severity; an open one adds the occurrences, moves
+    /// `last_seen` forward and raises its severity. Returns each
+    /// fingerprint's alert and whether this call created it (its
+    /// `occurrences` then equal the group's: a joined alert already had at
+    /// least one). The caller writes history and envelopes in the same
+    /// transaction (`events::Model::ingest`).
     ///
     /// # Errors
     /// Database errors.
     pub async fn promote<C: ConnectionTrait>(
         db: &C,
-        event: &NewEvent,
-        event_pid: Uuid,
-        fingerprint: &str,
-    ) -> ModelResult<(Self, bool)> {
-        use sea_orm::ExprTrait;
+        groups: &[Promotion<'_>],
+    ) -> ModelResult<HashMap<String, (Self, bool)>> {
         let now = Utc::now();
-        let title = match event.source_ip {
-            Some(ip) => format!("{} on {} from {ip}", event.event_type, event.source),
-            None => format!("{} on {}", event.event_type, event.source),
-        };
-        let row = ActiveModel {
-            pid: ActiveValue::set(Uuid::new_v4()),
-            title: ActiveValue::set(title.chars().take(400).collect()),
-            severity: ActiveValue::set(event.severity.as_str().to_string()),
-            severity_rank: ActiveValue::set(event.severity.rank()),
-            status: ActiveValue::set(AlertStatus::Open.as_str().to_string()),
-            source: ActiveValue::set(event.source.clone()),
-            event_type: ActiveValue::set(event.event_type.clone()),
-            source_ip: ActiveValue::set(event.source_ip.map(|ip| ip.to_string())),
-            fingerprint: ActiveValue::set(fingerprint.to_string()),
-            open_fingerprint: ActiveValue::set(Some(fingerprint.to_string())),
-            occurrences: ActiveValue::set(1),
-            first_seen: ActiveValue::set(event.occurred_at.into()),
-            last_seen: ActiveValue::set(event.occurred_at.into()),
-            event_pid: ActiveValue::set(event_pid),
-            assignee: ActiveValue::set(None),
-            tags: ActiveValue::set(json!([])),
-            acknowledged_at: ActiveValue::set(None),
-            resolved_at: ActiveValue::set(None),
-            created_at: ActiveValue::set(now.into()),
-            updated_at: ActiveValue::set(now.into()),
-            ..Default::default()
-        };
-        let join = OnConflict::column(Column::OpenFingerprint)
+        // Fingerprint order, so that concurrent transactions on PostgreSQL
+        // take the row locks in the same order and cannot deadlock.
+        let mut sorted: Vec<&Promotion<'_>> = groups.iter().collect();
+        sorted.sort_by(|a, b| a.fingerprint.cmp(b.fingerprint));
+        let mut out = HashMap::with_capacity(groups.len());
+        for chunk in sorted.chunks(500) {
+            let rows = chunk.iter().map(|g| {
+                let event = g.first;
+                let title = match event.source_ip {
+                    Some(ip) => format!("{} on {} from {ip}", event.event_type, event.source),
+                    None => format!("{} on {}", event.event_type, event.source),
+                };
+                ActiveModel {
+                    pid: ActiveValue::set(Uuid::new_v4()),
+                    title: ActiveValue::set(title.chars().take(400).collect()),
+                    severity: ActiveValue::set(g.severity.as_str().to_string()),
+                    severity_rank: ActiveValue::set(g.severity.rank()),
+                    status: ActiveValue::set(AlertStatus::Open.as_str().to_string()),
+                    source: ActiveValue::set(event.source.clone()),
+                    event_type: ActiveValue::set(event.event_type.clone()),
+                    source_ip: ActiveValue::set(event.source_ip.map(|ip| ip.to_string())),
+                    fingerprint: ActiveValue::set(g.fingerprint.to_string()),
+                    open_fingerprint: ActiveValue::set(Some(g.fingerprint.to_string())),
+                    occurrences: ActiveValue::set(g.occurrences),
+                    first_seen: ActiveValue::set(g.first_seen.into()),
+                    last_seen: ActiveValue::set(g.last_seen.into()),
+                    event_pid: ActiveValue::set(g.first_pid),
+                    assignee: ActiveValue::set(None),
+                    tags: ActiveValue::set(json!([])),
+                    acknowledged_at: ActiveValue::set(None),
+                    resolved_at: ActiveValue::set(None),
+                    created_at: ActiveValue::set(now.into()),
+                    updated_at: ActiveValue::set(now.into()),
+                    ..Default::default()
+                }
+            });
+            let joined = Entity::insert_many(rows)
+                .on_conflict(Self::join_open())
+                .exec_with_returning(db)
+                .await?;
+            let wanted: HashMap<&str, i64> = chunk
+                .iter()
+                .map(|g| (g.fingerprint, g.occurrences))
+                .collect();
+            for alert in joined {
+                let created = wanted.get(alert.fingerprint.as_str()) == Some(&alert.occurrences);
+                out.insert(alert.fingerprint.clone(), (alert, created));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The upsert's join: add the occurrences, keep the latest `last_seen`
+    /// and the highest severity.
+    fn join_open() -> OnConflict {
+        use sea_orm::ExprTrait;
+        OnConflict::column(Column::OpenFingerprint)
             .value(
                 Column::Occurrences,
-                Expr::col((Entity, Column::Occurrences)).add(1),
+                Expr::col((Entity, Column::Occurrences)).add(Expr::cust("excluded.occurrences")),
             )
             .value(
                 Column::LastSeen,
@@ -175,13 +219,7 @@ impl Model {
                 ),
             )
             .value(Column::UpdatedAt, Expr::cust("excluded.updated_at"))
-            .to_owned();
-        let alert = Entity::insert(row)
-            .on_conflict(join)
-            .exec_with_returning(db)
-            .await?;
-        let created = alert.occurrences == 1;
-        Ok((alert, created))
+            .to_owned()
     }
 
     /// The envelope payload of this alert (its API representation).

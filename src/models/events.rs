@@ -13,7 +13,6 @@ use uuid::Uuid;
 pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories, alerts,
-    idempotency_keys::{self, Answer, IdempotentRequest},
     listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
@@ -260,41 +259,94 @@ pub struct Ingested {
 }
 
 impl Model {
-    /// Stores events and promotes those at or above `threshold`, all in the
-    /// caller's transaction: each event with its alert, history entry and
-    /// outbox_envelopes envelopes, or none of them.
+    /// Stores the events of several requests (each with its correlation id)
+    /// and promotes those at or above `threshold`, all in the caller's
+    /// transaction: each event with its alert, history entry and envelope,
+    /// or none of them. The events of one fingerprint share one alert
+    /// upsert, and each alert they touch gets one envelope: `alert.created`
+    /// if this call opened it, else `alert.updated`, carrying the alert as
+    /// it now stands. Returns each request's events in order.
     ///
     /// # Errors
     /// Database errors.
     pub async fn ingest<C: ConnectionTrait>(
         db: &C,
-        items: &[NewEvent],
+        requests: &[(&[NewEvent], &str)],
         threshold: Severity,
-        correlation_id: &str,
-    ) -> ModelResult<Vec<Ingested>> {
+    ) -> ModelResult<Vec<Vec<Ingested>>> {
         let now = Utc::now();
-        let mut rows = Vec::with_capacity(items.len());
-        let mut promoted = Vec::with_capacity(items.len());
-        let mut opened = Vec::new();
-        let mut envelopes = Vec::new();
-        for item in items {
-            let pid = Uuid::new_v4();
-            let fingerprint = item.fingerprint();
-            let alert = if item.severity >= threshold {
-                let (alert, created) = alerts::Model::promote(db, item, pid, &fingerprint).await?;
-                let kind = if created {
-                    opened.push(alert.id);
-                    EnvelopeType::Created
-                } else {
-                    EnvelopeType::Updated
-                };
-                envelopes.push((kind, alert.pid, alert.severity(), alert.envelope_payload()));
-                Some(alert)
+        let total: usize = requests.iter().map(|(items, _)| items.len()).sum();
+        let flat = || {
+            requests
+                .iter()
+                .flat_map(|&(items, cid)| items.iter().map(move |i| (i, cid)))
+        };
+        let pids: Vec<Uuid> = (0..total).map(|_| Uuid::new_v4()).collect();
+        let fingerprints: Vec<String> = flat().map(|(item, _)| item.fingerprint()).collect();
+        // One promotion per fingerprint, in order of first appearance, with
+        // the correlation id of its latest event.
+        let mut promotions: Vec<alerts::Promotion<'_>> = Vec::new();
+        let mut cids: Vec<&str> = Vec::new();
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        for (((item, cid), fp), &pid) in flat().zip(&fingerprints).zip(&pids) {
+            if item.severity < threshold {
+                continue;
+            }
+            if let Some(&g) = group_of.get(fp.as_str()) {
+                let p = &mut promotions[g];
+                p.occurrences += 1;
+                p.severity = p.severity.max(item.severity);
+                p.first_seen = p.first_seen.min(item.occurred_at);
+                p.last_seen = p.last_seen.max(item.occurred_at);
+                cids[g] = cid;
             } else {
-                None
+                group_of.insert(fp, promotions.len());
+                promotions.push(alerts::Promotion {
+                    fingerprint: fp,
+                    first: item,
+                    first_pid: pid,
+                    occurrences: 1,
+                    severity: item.severity,
+                    first_seen: item.occurred_at,
+                    last_seen: item.occurred_at,
+                });
+                cids.push(cid);
+            }
+        }
+        let alerts = alerts::Model::promote(db, &promotions).await?;
+
+        // History and envelopes in the order the alerts were first touched.
+        let mut opened = Vec::new();
+        let mut envelopes = Vec::with_capacity(promotions.len());
+        for (p, cid) in promotions.iter().zip(&cids) {
+            let Some((alert, created)) = alerts.get(p.fingerprint) else {
+                return Err(ModelError::EntityNotFound);
             };
+            let kind = if *created {
+                opened.push(alert.id);
+                EnvelopeType::Created
+            } else {
+                EnvelopeType::Updated
+            };
+            envelopes.push((
+                kind,
+                alert.pid,
+                alert.severity(),
+                alert.envelope_payload(),
+                *cid,
+            ));
+        }
+        alert_histories::Model::record_created(db, &opened).await?;
+        outbox_envelopes::Model::append_many(db, envelopes).await?;
+
+        let mut rows = Vec::with_capacity(total);
+        let mut alert_of = Vec::with_capacity(total);
+        for (((item, _), pid), fingerprint) in flat().zip(&pids).zip(&fingerprints) {
+            let alert = (item.severity >= threshold)
+                .then(|| alerts.get(fingerprint).map(|(a, _)| a))
+                .flatten();
             rows.push(ActiveModel {
-                pid: ActiveValue::set(pid),
+                pid: ActiveValue::set(*pid),
                 source: ActiveValue::set(item.source.clone()),
                 event_type: ActiveValue::set(item.event_type.clone()),
                 severity: ActiveValue::set(item.severity.as_str().to_string()),
@@ -305,18 +357,14 @@ impl Model {
                 occurred_at: ActiveValue::set(item.occurred_at.into()),
                 metadata: ActiveValue::set(item.metadata.clone().map(Value::Object)),
                 dedup_key: ActiveValue::set(item.dedup_key.clone()),
-                fingerprint: ActiveValue::set(fingerprint),
-                alert_id: ActiveValue::set(alert.as_ref().map(|a| a.id)),
+                fingerprint: ActiveValue::set(fingerprint.clone()),
+                alert_id: ActiveValue::set(alert.map(|a| a.id)),
                 created_at: ActiveValue::set(now.into()),
                 updated_at: ActiveValue::set(now.into()),
                 ..Default::default()
             });
-            promoted.push((pid, alert));
+            alert_of.push(alert.cloned());
         }
-        // History, envelopes and events in a few multi-row statements: the
-        // per-event cost is then the alert upsert alone.
-        alert_histories::Model::record_created(db, &opened).await?;
-        outbox_envelopes::Model::append_many(db, envelopes, correlation_id).await?;
         let mut stored: HashMap<Uuid, Self> = HashMap::with_capacity(rows.len());
         for chunk in rows.chunks(INSERT_CHUNK) {
             let inserted = Entity::insert_many(chunk.to_vec())
@@ -324,51 +372,14 @@ impl Model {
                 .await?;
             stored.extend(inserted.into_iter().map(|e| (e.pid, e)));
         }
-        promoted
-            .into_iter()
-            .map(|(pid, alert)| {
-                let event = stored.remove(&pid).ok_or(ModelError::EntityNotFound)?;
-                Ok(Ingested { event, alert })
-            })
+        let mut ingested = pids.iter().zip(alert_of).map(|(pid, alert)| {
+            let event = stored.remove(pid).ok_or(ModelError::EntityNotFound)?;
+            Ok(Ingested { event, alert })
+        });
+        requests
+            .iter()
+            .map(|(items, _)| ingested.by_ref().take(items.len()).collect())
             .collect()
-    }
-
-    /// The one path by which events enter: stores `items` in one transaction
-    /// (events, alerts, history, envelopes) and answers with `render`'s
-    /// body. With an idempotency key, a retry gets the stored first answer
-    /// and stores nothing; the answer is kept in the same transaction, so a
-    /// crash cannot separate them.
-    ///
-    /// # Errors
-    /// 422 for a reused key with another body; database errors.
-    pub async fn record(
-        db: &DatabaseConnection,
-        items: &[NewEvent],
-        threshold: Severity,
-        correlation_id: &str,
-        idempotency: Option<&IdempotentRequest>,
-        render: impl Fn(&[Ingested]) -> Answer,
-    ) -> Result<Answer> {
-        if let Some(req) = idempotency {
-            if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
-                return Ok(answer);
-            }
-        }
-        let _writer = super::sqlite_write_lock(db).await;
-        let txn = db.begin().await?;
-        let ingested = Self::ingest(&txn, items, threshold, correlation_id).await?;
-        let answer = render(&ingested);
-        if let Some(req) = idempotency {
-            if !idempotency_keys::Model::store(&txn, req, &answer).await? {
-                // A concurrent retry won: drop ours, answer with theirs.
-                txn.rollback().await?;
-                return idempotency_keys::Model::replay(db, req)
-                    .await?
-                    .ok_or_else(|| Error::string("idempotency key vanished"));
-            }
-        }
-        txn.commit().await?;
-        Ok(answer)
     }
 
     /// The events matching `q` (`since`/`until` apply to `occurred_at`).

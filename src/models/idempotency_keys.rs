@@ -38,8 +38,8 @@ impl Model {
     ///
     /// # Errors
     /// 422 `idempotency_key_reused` when the key came with another body.
-    pub async fn replay(
-        db: &DatabaseConnection,
+    pub async fn replay<C: ConnectionTrait>(
+        db: &C,
         req: &IdempotentRequest,
     ) -> Result<Option<Answer>> {
         let row = Entity::find()

@@ -4,6 +4,7 @@ pub mod alert_status;
 pub mod alerts;
 pub mod events;
 pub mod idempotency_keys;
+pub mod ingest_writer;
 pub mod listing;
 pub mod login_throttles;
 pub mod outbox_envelopes;

@@ -53,8 +53,7 @@ impl Model {
     ) -> ModelResult<()> {
         Self::append_many(
             db,
-            vec![(kind, alert_pid, severity, payload)],
-            correlation_id,
+            vec![(kind, alert_pid, severity, payload, correlation_id)],
         )
         .await
     }
@@ -65,36 +64,36 @@ impl Model {
     /// Database errors.
     pub async fn append_many<C: ConnectionTrait>(
         db: &C,
-        envelopes: Vec<(EnvelopeType, Uuid, Severity, Value)>,
-        correlation_id: &str,
+        envelopes: Vec<(EnvelopeType, Uuid, Severity, Value, &str)>,
     ) -> ModelResult<()> {
         if envelopes.is_empty() {
             return Ok(());
         }
         let now = Utc::now();
-        let rows = envelopes
-            .into_iter()
-            .map(|(kind, alert_pid, severity, payload)| {
-                let id = Uuid::new_v4();
-                let envelope = json!({
-                    "id": id.to_string(),
-                    "type": kind.as_str(),
-                    "source": "vigil",
-                    "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
-                    "payload": payload,
-                    "meta": {"correlation_id": correlation_id, "version": ENVELOPE_VERSION},
+        let rows =
+            envelopes
+                .into_iter()
+                .map(|(kind, alert_pid, severity, payload, correlation_id)| {
+                    let id = Uuid::new_v4();
+                    let envelope = json!({
+                        "id": id.to_string(),
+                        "type": kind.as_str(),
+                        "source": "vigil",
+                        "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
+                        "payload": payload,
+                        "meta": {"correlation_id": correlation_id, "version": ENVELOPE_VERSION},
+                    });
+                    ActiveModel {
+                        envelope_id: ActiveValue::set(id),
+                        event_type: ActiveValue::set(kind.as_str().to_string()),
+                        alert_pid: ActiveValue::set(alert_pid),
+                        severity_rank: ActiveValue::set(severity.rank()),
+                        envelope: ActiveValue::set(envelope),
+                        created_at: ActiveValue::set(now.into()),
+                        updated_at: ActiveValue::set(now.into()),
+                        ..Default::default()
+                    }
                 });
-                ActiveModel {
-                    envelope_id: ActiveValue::set(id),
-                    event_type: ActiveValue::set(kind.as_str().to_string()),
-                    alert_pid: ActiveValue::set(alert_pid),
-                    severity_rank: ActiveValue::set(severity.rank()),
-                    envelope: ActiveValue::set(envelope),
-                    created_at: ActiveValue::set(now.into()),
-                    updated_at: ActiveValue::set(now.into()),
-                    ..Default::default()
-                }
-            });
         Entity::insert_many(rows).exec_without_returning(db).await?;
         Ok(())
     }

@@ -1,1 +1,2 @@
+mod ingest_writer;
 mod users;

@@ -1,4 +1,4 @@
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
 use serde_json::{json, Value};
 use vigil::models::{
     _entities::{alerts, events, outbox_envelopes},
@@ -304,11 +304,127 @@ async fn batch_stores_valid_items_and_reports_the_others() {
 }
 
 #[tokio::test]
+async fn a_batch_joins_each_fingerprint_once_with_one_envelope_per_alert() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let post = |events: Vec<Value>| {
+            request
+                .post("/api/events/batch")
+                .authorization_bearer(&token)
+                .json(&json!({ "events": events }))
+        };
+        let mut critical = high("203.0.113.7");
+        critical["severity"] = json!("CRITICAL");
+        critical["occurred_at"] = json!("2026-11-20T11:00:00Z");
+        let r = post(vec![
+            high("203.0.113.7"),
+            high("198.51.100.1"),
+            critical,
+            high("203.0.113.7"),
+        ])
+        .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        let body: Value = r.json();
+        let alert = &body["results"][3]["event"]["alert"];
+        assert_eq!(alert["occurrences"], 3);
+        assert_eq!(alert["severity"], "CRITICAL");
+        assert_eq!(alert["first_seen"], "2026-11-20T10:00:00Z");
+        assert_eq!(alert["last_seen"], "2026-11-20T11:00:00Z");
+        assert_eq!(body["results"][0]["event"]["alert"]["id"], alert["id"]);
+        assert_eq!(
+            alert["event"], body["results"][0]["event"]["id"],
+            "the first event of the fingerprint opened the alert"
+        );
+        assert_eq!(body["results"][1]["event"]["alert"]["occurrences"], 1);
+
+        // A second batch joins the open alerts.
+        let r = post(vec![high("203.0.113.7"), high("203.0.113.7")]).await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        assert_eq!(
+            r.json::<Value>()["results"][1]["event"]["alert"]["occurrences"],
+            5
+        );
+
+        let envelopes = outbox_envelopes::Entity::find()
+            .order_by_asc(outbox_envelopes::Column::Id)
+            .all(&ctx.db)
+            .await
+            .unwrap();
+        let seen: Vec<(String, Value)> = envelopes
+            .iter()
+            .map(|o| {
+                (
+                    o.event_type.clone(),
+                    o.envelope["payload"]["occurrences"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("alert.created".to_string(), json!(3)),
+                ("alert.created".to_string(), json!(1)),
+                ("alert.updated".to_string(), json!(5)),
+            ]
+        );
+        assert_eq!(alerts::Entity::find().count(&ctx.db).await.unwrap(), 2);
+        assert_eq!(events::Entity::find().count(&ctx.db).await.unwrap(), 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_retries_of_one_idempotent_request_store_it_once() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let request = std::rc::Rc::new(request);
+        let local = tokio::task::LocalSet::new();
+        let answers = local
+            .run_until(async {
+                let tries: Vec<_> = (0..6)
+                    .map(|_| {
+                        let (request, token) = (request.clone(), token.clone());
+                        tokio::task::spawn_local(async move {
+                            let r = request
+                                .post("/api/events")
+                                .authorization_bearer(&token)
+                                .add_header("idempotency-key", "sensor-7-seq-42")
+                                .json(&high("203.0.113.7"))
+                                .await;
+                            (r.status_code().as_u16(), r.text())
+                        })
+                    })
+                    .collect();
+                let mut answers = Vec::new();
+                for t in tries {
+                    answers.push(t.await.unwrap());
+                }
+                answers
+            })
+            .await;
+        assert_eq!(answers[0].0, 201, "{}", answers[0].1);
+        assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+        assert_eq!(events::Entity::find().count(&ctx.db).await.unwrap(), 1);
+        assert_eq!(
+            alerts::Entity::find()
+                .one(&ctx.db)
+                .await
+                .unwrap()
+                .unwrap()
+                .occurrences,
+            1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn concurrent_matching_events_open_exactly_one_alert() {
     crate::support::request(|request, ctx| async move {
         let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
-        // 8 clients at once, 500 matching HIGH events each. Requests interleave at
-        // every await, so their transactions really overlap in the database.
+        // 8 clients at once, 500 matching HIGH events each, through one
+        // process's group-commit writer. Writers of several instances racing
+        // in the database: models::ingest_writer.
         let request = std::rc::Rc::new(request);
         let local = tokio::task::LocalSet::new();
         local

@@ -1,0 +1,254 @@
+//! Group commit for ingestion. Every request that stores events hands them
+//! to one writer task per process, which takes whatever requests are
+//! waiting (up to `MAX_ROUND_EVENTS` events) and stores them in one
+//! transaction: one alert upsert per fingerprint, one multi-row insert per
+//! table, one commit (one WAL flush) for all of them. Under load a commit
+//! serves dozens of requests; alone, a request is a round of its own, so
+//! nothing waits for company.
+//!
+//! A request is answered only after its round commits. If a round fails
+//! (a database error, or an idempotency key that another instance stored
+//! meanwhile), its requests are retried one by one, so one bad request
+//! never costs the others their events.
+//!
+//! The writer is a task rather than the request's own future so that a
+//! client hanging up mid-round cannot cancel the transaction other
+//! requests are waiting on.
+use std::{collections::HashSet, sync::Arc};
+
+use loco_rs::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    events::{Ingested, Model as Event, NewEvent},
+    idempotency_keys::{self, Answer, IdempotentRequest},
+    severity::Severity,
+};
+
+/// Rounds stop growing at this many events (a job is never split).
+const MAX_ROUND_EVENTS: usize = 4_000;
+/// Requests waiting for the writer before senders wait in turn.
+const QUEUE: usize = 1_024;
+
+/// Turns a request's stored events into its answer (status and body).
+pub type Render = Arc<dyn Fn(&[Ingested]) -> Answer + Send + Sync>;
+
+struct Job {
+    items: Vec<NewEvent>,
+    correlation_id: String,
+    idempotency: Option<IdempotentRequest>,
+    render: Render,
+    done: oneshot::Sender<Result<Reply>>,
+}
+
+enum Reply {
+    /// The answer, already rendered (idempotent requests store it).
+    Answer(Answer),
+    /// The stored events; the request renders its own answer.
+    Stored(Vec<Ingested>),
+}
+
+/// The handle requests use to reach the writer (kept in the shared store).
+#[derive(Clone)]
+pub struct IngestWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl IngestWriter {
+    /// Starts the writer task for `db`.
+    #[must_use]
+    pub fn start(db: DatabaseConnection, threshold: Severity) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, threshold, rx));
+        Self { tx }
+    }
+
+    /// The writer started by `App::after_context`.
+    ///
+    /// # Errors
+    /// When the app was built without one.
+    pub fn get(ctx: &AppContext) -> Result<Arc<Self>> {
+        ctx.shared_store
+            .get::<Arc<Self>>()
+            .ok_or_else(|| Error::string("ingestion writer not started"))
+    }
+
+    /// Stores `items` (events, alerts, history, envelopes) and answers with
+    /// `render`'s body. With an idempotency key, a retry gets the stored
+    /// first answer and stores nothing; the answer is stored in the same
+    /// transaction as the events, so a crash cannot separate them.
+    ///
+    /// # Errors
+    /// 422 for a reused key with another body; database errors.
+    pub async fn record<R>(
+        &self,
+        db: &DatabaseConnection,
+        items: Vec<NewEvent>,
+        correlation_id: &str,
+        idempotency: Option<IdempotentRequest>,
+        render: R,
+    ) -> Result<Answer>
+    where
+        R: Fn(&[Ingested]) -> Answer + Send + Sync + 'static,
+    {
+        if let Some(req) = &idempotency {
+            if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
+                return Ok(answer);
+            }
+        }
+        let render: Render = Arc::new(render);
+        let (done, reply) = oneshot::channel();
+        let job = Job {
+            items,
+            correlation_id: correlation_id.to_string(),
+            idempotency,
+            render: render.clone(),
+            done,
+        };
+        let stopped = || Error::string("the ingestion writer has stopped");
+        self.tx.send(job).await.map_err(|_| stopped())?;
+        match reply.await.map_err(|_| stopped())?? {
+            Reply::Answer(answer) => Ok(answer),
+            Reply::Stored(ingested) => Ok(render(&ingested)),
+        }
+    }
+}
+
+async fn run(db: DatabaseConnection, threshold: Severity, mut rx: mpsc::Receiver<Job>) {
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut events = first.items.len();
+        let mut jobs = vec![first];
+        while events < MAX_ROUND_EVENTS {
+            let Ok(job) = rx.try_recv() else { break };
+            if events + job.items.len() > MAX_ROUND_EVENTS {
+                carried = Some(job);
+                break;
+            }
+            events += job.items.len();
+            jobs.push(job);
+        }
+        round(&db, threshold, jobs).await;
+    }
+}
+
+/// Stores `jobs` in one transaction, or each alone if that fails.
+async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>) {
+    // A retry queued behind its own first attempt goes after this round,
+    // where it finds the stored answer.
+    let mut seen = HashSet::new();
+    let (mut together, mut alone) = (Vec::with_capacity(jobs.len()), Vec::new());
+    for job in jobs {
+        match &job.idempotency {
+            Some(req) if !seen.insert((req.principal.clone(), req.key.clone())) => alone.push(job),
+            _ => together.push(job),
+        }
+    }
+    let _writer = super::sqlite_write_lock(db).await;
+    if together.len() == 1 {
+        alone.insert(0, together.remove(0));
+    }
+    if !together.is_empty() {
+        match commit_together(db, threshold, &together).await {
+            Ok(replies) => {
+                for (job, reply) in together.into_iter().zip(replies) {
+                    let _ = job.done.send(Ok(reply));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, requests = together.len(), "group commit failed; storing each request alone");
+                alone.splice(0..0, together);
+            }
+        }
+    }
+    for job in alone {
+        let reply = commit_alone(db, threshold, &job).await;
+        let _ = job.done.send(reply);
+    }
+}
+
+async fn commit_together(
+    db: &DatabaseConnection,
+    threshold: Severity,
+    jobs: &[Job],
+) -> Result<Vec<Reply>> {
+    let txn = db.begin().await?;
+    // Idempotent requests answered since they were queued are replays.
+    let mut replies: Vec<Option<Reply>> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let replay = match &job.idempotency {
+            Some(req) => idempotency_keys::Model::replay(&txn, req).await?,
+            None => None,
+        };
+        replies.push(replay.map(Reply::Answer));
+    }
+    let fresh: Vec<&Job> = jobs
+        .iter()
+        .zip(&replies)
+        .filter(|(_, r)| r.is_none())
+        .map(|(j, _)| j)
+        .collect();
+    let requests: Vec<(&[NewEvent], &str)> = fresh
+        .iter()
+        .map(|j| (j.items.as_slice(), j.correlation_id.as_str()))
+        .collect();
+    let mut stored = Event::ingest(&txn, &requests, threshold).await?.into_iter();
+    for (job, reply) in jobs.iter().zip(replies.iter_mut()) {
+        if reply.is_some() {
+            continue;
+        }
+        let ingested = stored.next().unwrap_or_default();
+        *reply = Some(match &job.idempotency {
+            Some(req) => {
+                let answer = (job.render)(&ingested);
+                if !idempotency_keys::Model::store(&txn, req, &answer).await? {
+                    txn.rollback().await?;
+                    return Err(Error::string("idempotency key stored concurrently"));
+                }
+                Reply::Answer(answer)
+            }
+            None => Reply::Stored(ingested),
+        });
+    }
+    txn.commit().await?;
+    Ok(replies.into_iter().flatten().collect())
+}
+
+async fn commit_alone(db: &DatabaseConnection, threshold: Severity, job: &Job) -> Result<Reply> {
+    if let Some(req) = &job.idempotency {
+        if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
+            return Ok(Reply::Answer(answer));
+        }
+    }
+    let txn = db.begin().await?;
+    let ingested = Event::ingest(
+        &txn,
+        &[(job.items.as_slice(), job.correlation_id.as_str())],
+        threshold,
+    )
+    .await?
+    .pop()
+    .unwrap_or_default();
+    let Some(req) = &job.idempotency else {
+        txn.commit().await?;
+        return Ok(Reply::Stored(ingested));
+    };
+    let answer = (job.render)(&ingested);
+    if !idempotency_keys::Model::store(&txn, req, &answer).await? {
+        // A concurrent retry won: drop ours, answer with theirs.
+        txn.rollback().await?;
+        return idempotency_keys::Model::replay(db, req)
+            .await?
+            .map(Reply::Answer)
+            .ok_or_else(|| Error::string("idempotency key vanished"));
+    }
+    txn.commit().await?;
+    Ok(Reply::Answer(answer))
+}

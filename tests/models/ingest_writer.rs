@@ -1,0 +1,83 @@
+//! The group-commit writer: several writers (as several instances would
+//! run) on one database still keep one open alert per fingerprint.
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+use vigil::models::{
+    _entities::{alerts, events, outbox_envelopes},
+    events::NewEvent,
+    ingest_writer::IngestWriter,
+    severity::Severity,
+};
+
+fn event(source_ip: &str, severity: &str) -> NewEvent {
+    NewEvent::parse(
+        &json!({"source": "ids", "event_type": "brute_force", "severity": severity,
+                "source_ip": source_ip}),
+        Utc::now(),
+    )
+    .expect("valid event")
+}
+
+#[tokio::test]
+async fn writers_sharing_a_database_keep_one_open_alert_per_fingerprint() {
+    let app = crate::support::boot().await;
+    let db = app.app_context.db.clone();
+    let writers: Vec<IngestWriter> = (0..4)
+        .map(|_| IngestWriter::start(db.clone(), Severity::High))
+        .collect();
+    // 4 writers × 25 requests at once, each request 10 events over two
+    // fingerprints (one event of each request is CRITICAL).
+    let requests = writers.iter().flat_map(|w| {
+        let db = db.clone();
+        (0..25).map(move |r| {
+            let db = db.clone();
+            async move {
+                let items: Vec<NewEvent> = (0..10)
+                    .map(|i| {
+                        let sev = if i == 0 && r % 5 == 0 {
+                            "CRITICAL"
+                        } else {
+                            "HIGH"
+                        };
+                        event(if i % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" }, sev)
+                    })
+                    .collect();
+                w.record(&db, items, "test", None, |done| {
+                    (201, done.len().to_string())
+                })
+                .await
+            }
+        })
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    assert_eq!(answers.len(), 100);
+    for a in answers {
+        assert_eq!(a.expect("stored"), (201, "10".to_string()));
+    }
+
+    let all = alerts::Entity::find().all(&db).await.unwrap();
+    assert_eq!(all.len(), 2, "one alert per fingerprint: {all:?}");
+    for alert in &all {
+        assert_eq!(alert.occurrences, 500);
+        assert_eq!(alert.status, "OPEN");
+        let linked = events::Entity::find()
+            .filter(events::Column::AlertId.eq(alert.id))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(linked, 500, "every event points at its alert");
+    }
+    let critical = all
+        .iter()
+        .find(|a| a.source_ip.as_deref() == Some("192.0.2.1"))
+        .unwrap();
+    assert_eq!(critical.severity, "CRITICAL");
+    assert_eq!(events::Entity::find().count(&db).await.unwrap(), 1000);
+    let created = outbox_envelopes::Entity::find()
+        .filter(outbox_envelopes::Column::EventType.eq("alert.created"))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(created, 2, "one alert.created per alert");
+}
