@@ -66,7 +66,7 @@ impl Model {
             updated_at: ActiveValue::set(now.into()),
             ..Default::default()
         });
-        Entity::insert_many(rows).exec_without_returning(db).await?;
+        super::insert_chunked(db, rows.collect()).await?;
         Ok(())
     }
 

@@ -141,7 +141,7 @@ impl Model {
         let mut sorted: Vec<&Promotion<'_>> = groups.iter().collect();
         sorted.sort_by(|a, b| a.fingerprint.cmp(b.fingerprint));
         let mut out = HashMap::with_capacity(groups.len());
-        for chunk in sorted.chunks(500) {
+        for chunk in sorted.chunks(super::INSERT_CHUNK) {
             let rows = chunk.iter().map(|g| {
                 let event = g.first;
                 let title = match event.source_ip {

@@ -24,7 +24,6 @@ impl ActiveModelBehavior for ActiveModel {}
 pub const MAX_DESCRIPTION: usize = 10_000;
 /// Rows per multi-row INSERT: 16 columns × 500 stays under SQLite's 32,766
 /// bound parameters and PostgreSQL's 65,535.
-const INSERT_CHUNK: usize = 500;
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
 const FIELDS: [&str; 9] = [
@@ -366,7 +365,7 @@ impl Model {
             alert_of.push(alert.cloned());
         }
         let mut stored: HashMap<Uuid, Self> = HashMap::with_capacity(rows.len());
-        for chunk in rows.chunks(INSERT_CHUNK) {
+        for chunk in rows.chunks(super::INSERT_CHUNK) {
             let inserted = Entity::insert_many(chunk.to_vec())
                 .exec_with_returning(db)
                 .await?;

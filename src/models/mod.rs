@@ -24,3 +24,27 @@ pub async fn sqlite_write_lock(
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     (db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite).then_some(LOCK.lock().await)
 }
+
+/// Rows per multi-row `INSERT`: 500 rows of up to 21 columns stay under
+/// SQLite's limit of 32,766 bound values (PostgreSQL allows 65,535).
+pub const INSERT_CHUNK: usize = 500;
+
+/// Inserts `rows` in multi-row statements of `INSERT_CHUNK` rows.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert_chunked<A, C>(db: &C, rows: Vec<A>) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::EntityTrait;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}

@@ -94,7 +94,7 @@ impl Model {
                         ..Default::default()
                     }
                 });
-        Entity::insert_many(rows).exec_without_returning(db).await?;
+        super::insert_chunked(db, rows.collect()).await?;
         Ok(())
     }
 

@@ -81,3 +81,32 @@ async fn writers_sharing_a_database_keep_one_open_alert_per_fingerprint() {
         .unwrap();
     assert_eq!(created, 2, "one alert.created per alert");
 }
+
+#[tokio::test]
+async fn one_round_of_4000_new_alerts_fits_the_database_limits() {
+    // 4,000 rows of history or envelopes in one INSERT would exceed
+    // SQLite's bound-value limit: they go in chunks.
+    let app = crate::support::boot().await;
+    let db = app.app_context.db.clone();
+    let items: Vec<NewEvent> = (0..4000)
+        .map(|i| event(&format!("10.0.{}.{}", i / 256, i % 256), "HIGH"))
+        .collect();
+    let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+    let stored = vigil::models::events::Model::ingest(&txn, &[(&items, "cid")], Severity::High)
+        .await
+        .expect("one round");
+    txn.commit().await.unwrap();
+    assert_eq!(stored[0].len(), 4000);
+    assert_eq!(alerts::Entity::find().count(&db).await.unwrap(), 4000);
+    assert_eq!(
+        outbox_envelopes::Entity::find().count(&db).await.unwrap(),
+        4000
+    );
+    assert_eq!(
+        vigil::models::_entities::alert_histories::Entity::find()
+            .count(&db)
+            .await
+            .unwrap(),
+        4000
+    );
+}
