@@ -18,7 +18,7 @@ use crate::{
     controllers,
     models::_entities::{
         alert_histories, alerts, events, idempotency_keys, login_throttles, outbox_envelopes,
-        refresh_tokens, users,
+        refresh_tokens, tallies, users,
     },
     models::ingest_writer::IngestWriter,
     settings::Settings,
@@ -157,6 +157,7 @@ impl Hooks for App {
     }
 
     async fn truncate(ctx: &AppContext) -> Result<()> {
+        truncate_table(&ctx.db, tallies::Entity).await?;
         truncate_table(&ctx.db, idempotency_keys::Entity).await?;
         truncate_table(&ctx.db, outbox_envelopes::Entity).await?;
         truncate_table(&ctx.db, alert_histories::Entity).await?;

@@ -5,6 +5,7 @@ mod m20220101_000001_users;
 mod m20261123_000002_refresh_tokens;
 mod m20261123_000003_login_throttles;
 mod m20261123_000004_alerts_and_events;
+mod m20261123_000005_tallies;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_refresh_tokens::Migration),
             Box::new(m20261123_000003_login_throttles::Migration),
             Box::new(m20261123_000004_alerts_and_events::Migration),
+            Box::new(m20261123_000005_tallies::Migration),
             // inject-above (do not remove this comment)
         ]
     }

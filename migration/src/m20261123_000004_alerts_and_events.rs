@@ -165,7 +165,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             "idempotency_keys",
-            "outbox",
+            "outbox_envelopes",
             "alert_histories",
             "events",
             "alerts",

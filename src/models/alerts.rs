@@ -17,6 +17,7 @@ use super::{
     listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
+    tallies,
 };
 use crate::{errors::ApiError, views::alerts::AlertResponse};
 
@@ -317,12 +318,28 @@ impl Model {
         let cols = (Self::sort_column(q.ordering.key), Column::Id);
         let key = q.ordering.key;
         let sel = Self::query(q);
-        Ok(
-            list_window(db, sel, cols, q.ordering.descending, window, |r| {
-                r.cursor(key)
-            })
-            .await?,
+        // Unfiltered, or filtered by status alone: the per-status tallies.
+        let tally = q.is_unfiltered_but_status().then(|| {
+            let statuses = if q.status.is_empty() {
+                &AlertStatus::ALL[..]
+            } else {
+                &q.status[..]
+            };
+            statuses
+                .iter()
+                .map(|s| tallies::alerts(*s))
+                .collect::<Vec<_>>()
+        });
+        Ok(list_window(
+            db,
+            sel,
+            cols,
+            q.ordering.descending,
+            window,
+            tally.as_deref(),
+            |r| r.cursor(key),
         )
+        .await?)
     }
 
     /// The next `limit` alerts matching `q` after `after_id`, in creation
@@ -431,6 +448,11 @@ impl Model {
             }
             Err(err) => return Err(err.into()),
         }
+        tallies::Model::add(
+            &txn,
+            &[(&tallies::alerts(from), -1), (&tallies::alerts(to), 1)],
+        )
+        .await?;
         let updated = Entity::find_by_id(alert.id)
             .one(&txn)
             .await?

@@ -12,10 +12,13 @@ use uuid::Uuid;
 
 pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
-    alert_histories, alerts,
+    alert_histories,
+    alert_status::AlertStatus,
+    alerts,
     listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
+    tallies,
 };
 use crate::errors::FieldErrors;
 
@@ -336,6 +339,17 @@ impl Model {
             ));
         }
         alert_histories::Model::record_created(db, &opened).await?;
+        tallies::Model::add(
+            db,
+            &[
+                (tallies::EVENTS, i64::try_from(total).unwrap_or(i64::MAX)),
+                (
+                    &tallies::alerts(AlertStatus::Open),
+                    i64::try_from(opened.len()).unwrap_or(i64::MAX),
+                ),
+            ],
+        )
+        .await?;
         outbox_envelopes::Model::append_many(db, envelopes).await?;
 
         let mut rows = Vec::with_capacity(total);
@@ -458,12 +472,17 @@ impl Model {
         let cols = (Self::sort_column(q.ordering.key), Column::Id);
         let key = q.ordering.key;
         let sel = Self::query(q);
-        Ok(
-            list_window(db, sel, cols, q.ordering.descending, window, |r| {
-                r.cursor(key)
-            })
-            .await?,
+        let tally = q.is_unfiltered().then(|| vec![tallies::EVENTS.to_string()]);
+        Ok(list_window(
+            db,
+            sel,
+            cols,
+            q.ordering.descending,
+            window,
+            tally.as_deref(),
+            |r| r.cursor(key),
         )
+        .await?)
     }
 
     /// Deletes events created before `cutoff`, keeping every event that
@@ -477,11 +496,16 @@ impl Model {
             .column(alerts::Column::EventPid)
             .from(alerts::Entity)
             .to_owned();
+        let _writer = super::sqlite_write_lock(db).await;
+        let txn = db.begin().await?;
         let res = Entity::delete_many()
             .filter(Column::CreatedAt.lt(cutoff.fixed_offset()))
             .filter(Column::Pid.not_in_subquery(opening))
-            .exec(db)
+            .exec(&txn)
             .await?;
+        let gone = i64::try_from(res.rows_affected).unwrap_or(i64::MAX);
+        tallies::Model::add(&txn, &[(tallies::EVENTS, -gone)]).await?;
+        txn.commit().await?;
         Ok(res.rows_affected)
     }
 

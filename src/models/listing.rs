@@ -57,6 +57,27 @@ pub struct ListQuery {
     pub ordering: Ordering,
 }
 
+impl ListQuery {
+    /// No filter but (perhaps) `status`, and no search.
+    #[must_use]
+    pub fn is_unfiltered_but_status(&self) -> bool {
+        self.severity.is_empty()
+            && self.source.is_empty()
+            && self.event_type.is_empty()
+            && self.source_ip.is_empty()
+            && self.assignee.is_empty()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.search.is_none()
+    }
+
+    /// No filter and no search.
+    #[must_use]
+    pub fn is_unfiltered(&self) -> bool {
+        self.status.is_empty() && self.is_unfiltered_but_status()
+    }
+}
+
 /// Parameters that are not filters but are understood elsewhere.
 const PAGING: [&str; 4] = ["page", "page_size", "cursor", "format"];
 
@@ -347,6 +368,8 @@ pub struct Listed<M> {
 
 /// Reads `window` of `sel`, which is ordered by `cols` (sort key, then id)
 /// as `descending` says; `cursor_of` tells where a row sits in that order.
+/// When `sel` is the whole of what the `tally` names count, a page's count
+/// is their sum rather than a `COUNT(*)` of every matching row.
 ///
 /// # Errors
 /// Database errors.
@@ -356,6 +379,7 @@ pub async fn list_window<E, C>(
     cols: (C, C),
     descending: bool,
     window: &Window,
+    tally: Option<&[String]>,
     cursor_of: impl Fn(&E::Model) -> Cursor,
 ) -> Result<Listed<E::Model>, sea_orm::DbErr>
 where
@@ -365,7 +389,21 @@ where
 {
     match window {
         Window::Page { page, size } => {
-            let (rows, count) = page_of(db, sel, *page, *size).await?;
+            let (rows, count) = match tally {
+                // The running count (models::tallies) instead of COUNT(*).
+                Some(names) => {
+                    let count = super::tallies::Model::sum(db, names)
+                        .await
+                        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+                    let rows = sel
+                        .offset(page.saturating_sub(1).saturating_mul(*size))
+                        .limit(*size)
+                        .all(db)
+                        .await?;
+                    (rows, count)
+                }
+                None => page_of(db, sel, *page, *size).await?,
+            };
             Ok(Listed {
                 rows,
                 count: Some(count),

@@ -11,6 +11,7 @@ pub mod outbox_envelopes;
 pub mod refresh_tokens;
 pub mod severity;
 pub mod stats;
+pub mod tallies;
 pub mod users;
 
 /// SQLite has one writer at a time; with a pool of connections, concurrent

@@ -358,3 +358,94 @@ async fn alert_lists_filter_by_status_and_order_by_occurrences() {
     })
     .await;
 }
+
+/// The page `count` of unfiltered and status-filtered lists comes from the
+/// running tallies: after ingestion, status changes (single, bulk, reopen)
+/// and a purge, every count still equals the rows in the database.
+#[tokio::test]
+async fn page_counts_stay_exact_through_ingestion_lifecycle_and_purge() {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    use vigil::models::_entities::{alerts, events, tallies};
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let a = open_alert(&request, &admin, "203.0.113.1").await;
+        let b = open_alert(&request, &admin, "203.0.113.2").await;
+        let c = open_alert(&request, &admin, "203.0.113.3").await;
+        open_alert(&request, &admin, "203.0.113.3").await; // joins c
+        let r = request
+            .post("/api/events/batch")
+            .authorization_bearer(&admin)
+            .json(&json!({"events": [
+                {"source": "ids-1", "event_type": "sqli", "severity": "CRITICAL", "source_ip": "203.0.113.4"},
+                {"source": "ids-1", "event_type": "probe", "severity": "LOW"},
+                {"source": "ids-1", "event_type": "sqli", "severity": "HIGH", "source_ip": "203.0.113.1"}
+            ]}))
+            .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        assert_eq!(set_status(&request, &admin, &a, "ACKNOWLEDGED").await.status_code(), 200);
+        assert_eq!(set_status(&request, &admin, &b, "RESOLVED").await.status_code(), 200);
+        assert_eq!(set_status(&request, &admin, &b, "OPEN").await.status_code(), 200);
+        assert_eq!(set_status(&request, &admin, &b, "IGNORED").await.status_code(), 200);
+        assert_eq!(set_status(&request, &admin, &c, "OPEN").await.status_code(), 200); // no-op
+        let r = request
+            .post("/api/alerts/bulk-status")
+            .authorization_bearer(&admin)
+            .json(&json!({"ids": [a, c, "missing"], "status": "RESOLVED"}))
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        // Events that opened no alert go; the rest stay.
+        let purged = vigil::models::events::Model::purge_before(
+            &ctx.db,
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(purged, 3);
+
+        let count = |path: &'static str| {
+            let request = &request;
+            let admin = admin.clone();
+            async move {
+                let r = request.get(path).authorization_bearer(&admin).await;
+                assert_eq!(r.status_code(), 200, "{}", r.text());
+                r.json::<Value>()["count"].as_u64().unwrap()
+            }
+        };
+        let in_db = |statuses: &'static [&'static str]| {
+            let db = ctx.db.clone();
+            async move {
+                let mut q = alerts::Entity::find();
+                if !statuses.is_empty() {
+                    q = q.filter(alerts::Column::Status.is_in(statuses.iter().copied()));
+                }
+                q.count(&db).await.unwrap()
+            }
+        };
+        assert_eq!(count("/api/alerts").await, 4);
+        assert_eq!(count("/api/alerts").await, in_db(&[]).await);
+        assert_eq!(count("/api/alerts?status=OPEN").await, in_db(&["OPEN"]).await);
+        assert_eq!(count("/api/alerts?status=OPEN").await, 1);
+        assert_eq!(
+            count("/api/alerts?status=RESOLVED,IGNORED&status=RESOLVED").await,
+            in_db(&["RESOLVED", "IGNORED"]).await
+        );
+        assert_eq!(count("/api/alerts?status=RESOLVED,IGNORED").await, 3);
+        assert_eq!(count("/api/alerts?status=ACKNOWLEDGED").await, 0);
+        let events_left = events::Entity::find().count(&ctx.db).await.unwrap();
+        assert_eq!(events_left, 4);
+        assert_eq!(count("/api/events").await, events_left);
+        // And the tallies themselves, status by status.
+        for row in tallies::Entity::find().all(&ctx.db).await.unwrap() {
+            let real = match row.name.strip_prefix("alerts:") {
+                Some(status) => alerts::Entity::find()
+                    .filter(alerts::Column::Status.eq(status))
+                    .count(&ctx.db)
+                    .await
+                    .unwrap(),
+                None => events_left,
+            };
+            assert_eq!(u64::try_from(row.n).unwrap(), real, "{}", row.name);
+        }
+    })
+    .await;
+}

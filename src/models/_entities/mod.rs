@@ -9,4 +9,5 @@ pub mod idempotency_keys;
 pub mod login_throttles;
 pub mod outbox_envelopes;
 pub mod refresh_tokens;
+pub mod tallies;
 pub mod users;

@@ -7,4 +7,5 @@ pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::login_throttles::Entity as LoginThrottles;
 pub use super::outbox_envelopes::Entity as OutboxEnvelopes;
 pub use super::refresh_tokens::Entity as RefreshTokens;
+pub use super::tallies::Entity as Tallies;
 pub use super::users::Entity as Users;
