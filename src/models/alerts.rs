@@ -142,7 +142,10 @@ impl Model {
         let mut sorted: Vec<&Promotion<'_>> = groups.iter().collect();
         sorted.sort_by(|a, b| a.fingerprint.cmp(b.fingerprint));
         let mut out = HashMap::with_capacity(groups.len());
-        for chunk in sorted.chunks(super::INSERT_CHUNK) {
+        let mut rest = &sorted[..];
+        for size in super::chunk_sizes(sorted.len()) {
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
             let rows = chunk.iter().map(|g| {
                 let event = g.first;
                 let title = match event.source_ip {

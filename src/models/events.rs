@@ -378,9 +378,11 @@ impl Model {
             });
             alert_of.push(alert.cloned());
         }
-        let mut stored: HashMap<Uuid, Self> = HashMap::with_capacity(rows.len());
-        for chunk in rows.chunks(super::INSERT_CHUNK) {
-            let inserted = Entity::insert_many(chunk.to_vec())
+        let mut stored: HashMap<Uuid, Self> = HashMap::with_capacity(total);
+        let mut rows = rows.into_iter();
+        for size in super::chunk_sizes(total) {
+            let chunk: Vec<ActiveModel> = rows.by_ref().take(size).collect();
+            let inserted = Entity::insert_many(chunk)
                 .exec_with_returning(db)
                 .await?;
             stored.extend(inserted.into_iter().map(|e| (e.pid, e)));

@@ -26,11 +26,31 @@ pub async fn sqlite_write_lock(
     (db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite).then_some(LOCK.lock().await)
 }
 
-/// Rows per multi-row `INSERT`: 500 rows of up to 21 columns stay under
-/// SQLite's limit of 32,766 bound values (PostgreSQL allows 65,535).
-pub const INSERT_CHUNK: usize = 500;
+/// Rows per multi-row `INSERT` at most: 512 rows of up to 21 columns stay
+/// under SQLite's limit of 32,766 bound values (PostgreSQL allows 65,535).
+pub const INSERT_CHUNK: usize = 512;
 
-/// Inserts `rows` in multi-row statements of `INSERT_CHUNK` rows.
+/// How to cut `n` rows into multi-row `INSERT`s: full chunks, then powers
+/// of two. Statements then come in ten shapes per table, which the
+/// connections' prepared-statement caches keep, instead of one new
+/// statement (parsed, planned and cached, megabytes at a time) for every
+/// remainder size.
+#[must_use]
+pub fn chunk_sizes(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let size = if n >= INSERT_CHUNK {
+            INSERT_CHUNK
+        } else {
+            1 << n.ilog2()
+        };
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
+/// Inserts `rows` in multi-row statements cut by `chunk_sizes`.
 ///
 /// # Errors
 /// Database errors.
@@ -40,12 +60,22 @@ where
     C: sea_orm::ConnectionTrait,
 {
     use sea_orm::EntityTrait;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
-        A::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
+    let mut rows = rows.into_iter();
+    for size in chunk_sizes(rows.len()) {
+        let chunk: Vec<A> = rows.by_ref().take(size).collect();
+        A::Entity::insert_many(chunk).exec_without_returning(db).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_are_full_then_powers_of_two() {
+        assert_eq!(super::chunk_sizes(0), Vec::<usize>::new());
+        assert_eq!(super::chunk_sizes(1), [1]);
+        assert_eq!(super::chunk_sizes(1000), [512, 256, 128, 64, 32, 8]);
+        assert_eq!(super::chunk_sizes(1300), [512, 512, 256, 16, 4]);
+        assert_eq!(super::chunk_sizes(1300).iter().sum::<usize>(), 1300);
+    }
 }
