@@ -23,6 +23,7 @@ use crate::{
     models::ingest_writer::IngestWriter,
     settings::Settings,
     tasks,
+    workers::dispatcher::{self, Feed},
 };
 
 /// The JWT secrets committed in `config/development.yaml` and
@@ -119,10 +120,14 @@ impl Hooks for App {
             ctx.db = connect_sqlite(&ctx.config.database).await?;
         }
         let settings = Settings::from_config(&ctx.config)?;
+        let feed = Arc::new(Feed::new(settings.feed_buffer));
         ctx.shared_store.insert(Arc::new(IngestWriter::start(
             ctx.db.clone(),
             settings.alert_threshold,
+            Some(feed.waker()),
         )));
+        dispatcher::start(ctx.db.clone(), feed.clone());
+        ctx.shared_store.insert(feed);
         ctx.shared_store.insert(Arc::new(settings));
         Ok(ctx)
     }
@@ -135,6 +140,7 @@ impl Hooks for App {
             .add_route(controllers::events::routes())
             .add_route(controllers::alerts::routes())
             .add_route(controllers::stats::routes())
+            .add_route(controllers::live::routes())
     }
 
     async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {

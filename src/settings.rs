@@ -45,6 +45,13 @@ const fn default_refresh_ttl() -> i64 {
     14 * 24 * 3600
 }
 
+const fn default_feed_ping() -> u64 {
+    30
+}
+const fn default_feed_buffer() -> usize {
+    4_096
+}
+
 const fn default_threshold() -> Severity {
     Severity::High
 }
@@ -66,6 +73,13 @@ pub struct Settings {
     /// (`https://vigil.example.com`); empty means "from the request's Host".
     #[serde(default)]
     pub public_url: String,
+    /// Seconds between pings on the live feed (`/ws/alerts`).
+    #[serde(default = "default_feed_ping")]
+    pub feed_ping_seconds: u64,
+    /// Envelopes a live-feed client may fall behind before it is closed
+    /// (code 4008).
+    #[serde(default = "default_feed_buffer")]
+    pub feed_buffer: usize,
 }
 
 impl Default for Settings {
@@ -76,6 +90,8 @@ impl Default for Settings {
             refresh_token_ttl_seconds: default_refresh_ttl(),
             login_throttle: LoginThrottle::default(),
             public_url: String::new(),
+            feed_ping_seconds: default_feed_ping(),
+            feed_buffer: default_feed_buffer(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod m20261123_000002_refresh_tokens;
 mod m20261123_000003_login_throttles;
 mod m20261123_000004_alerts_and_events;
 mod m20261123_000005_tallies;
+mod m20261123_000006_outbox_pending;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_login_throttles::Migration),
             Box::new(m20261123_000004_alerts_and_events::Migration),
             Box::new(m20261123_000005_tallies::Migration),
+            Box::new(m20261123_000006_outbox_pending::Migration),
             // inject-above (do not remove this comment)
         ]
     }

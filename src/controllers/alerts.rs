@@ -17,6 +17,7 @@ use crate::{
         alerts::{AlertResponse, BulkResult, ExportFormat, HistoryEntry},
         pagination::Page,
     },
+    workers::dispatcher::Feed,
 };
 
 const EXPORT_CHUNK: u64 = 500;
@@ -118,6 +119,7 @@ async fn change_status(
     let alert =
         alerts::Model::change_status(&ctx.db, &id, change.status, change.note.as_deref(), actor)
             .await?;
+    Feed::get(&ctx)?.poke();
     format::json(AlertResponse::from(&alert))
 }
 
@@ -171,6 +173,7 @@ async fn bulk_status(
             Err(other) => return Err(other),
         });
     }
+    Feed::get(&ctx)?.poke();
     format::json(results)
 }
 
@@ -200,6 +203,7 @@ async fn update(
         correlation_id: &cid,
     };
     let alert = alerts::Model::edit(&ctx.db, &id, &edit, actor).await?;
+    Feed::get(&ctx)?.poke();
     format::json(AlertResponse::from(&alert))
 }
 

@@ -11,8 +11,8 @@ use utoipa_redoc::{Redoc, Servable};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, stats::StatsApi,
-    users::UsersApi,
+    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, live::LiveApi,
+    stats::StatsApi, users::UsersApi,
 };
 
 struct SecuritySchemes;
@@ -66,6 +66,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(AlertsApi::openapi());
     doc.merge(StatsApi::openapi());
     doc.merge(HealthApi::openapi());
+    doc.merge(LiveApi::openapi());
     doc
 }
 

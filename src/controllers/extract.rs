@@ -153,6 +153,27 @@ impl FromRequestParts<AppContext> for CurrentUser {
 }
 
 impl CurrentUser {
+    /// The active user an access token names (for routes that take the
+    /// token elsewhere than in `Authorization`, like the WebSocket feed).
+    ///
+    /// # Errors
+    /// 401 for an invalid or expired token or a deactivated account.
+    pub async fn from_token(ctx: &AppContext, token: &str) -> Result<Self> {
+        let invalid = || ApiError::unauthorized("The access token is invalid or expired");
+        let secret = &ctx.config.get_jwt_config()?.secret;
+        let claims = loco_rs::auth::jwt::JWT::new(secret)
+            .validate(token)
+            .map_err(|_| invalid())?
+            .claims;
+        let user = users::Model::find_by_pid(&ctx.db, &claims.pid)
+            .await
+            .map_err(|_| invalid())?;
+        if !user.is_active {
+            return Err(ApiError::unauthorized("This account is deactivated").into());
+        }
+        Ok(Self(user))
+    }
+
     /// The one role guard: 403 unless the user holds `role` (admins hold all).
     ///
     /// # Errors

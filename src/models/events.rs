@@ -382,9 +382,7 @@ impl Model {
         let mut rows = rows.into_iter();
         for size in super::chunk_sizes(total) {
             let chunk: Vec<ActiveModel> = rows.by_ref().take(size).collect();
-            let inserted = Entity::insert_many(chunk)
-                .exec_with_returning(db)
-                .await?;
+            let inserted = Entity::insert_many(chunk).exec_with_returning(db).await?;
             stored.extend(inserted.into_iter().map(|e| (e.pid, e)));
         }
         let mut ingested = pids.iter().zip(alert_of).map(|(pid, alert)| {

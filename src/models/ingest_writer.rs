@@ -17,7 +17,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use loco_rs::prelude::*;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::{
     events::{Ingested, Model as Event, NewEvent},
@@ -56,10 +56,15 @@ pub struct IngestWriter {
 
 impl IngestWriter {
     /// Starts the writer task for `db`.
+    /// `committed` is notified after every commit (the outbox dispatcher).
     #[must_use]
-    pub fn start(db: DatabaseConnection, threshold: Severity) -> Self {
+    pub fn start(
+        db: DatabaseConnection,
+        threshold: Severity,
+        committed: Option<Arc<Notify>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, threshold, rx));
+        tokio::spawn(run(db, threshold, rx, committed));
         Self { tx }
     }
 
@@ -114,7 +119,12 @@ impl IngestWriter {
     }
 }
 
-async fn run(db: DatabaseConnection, threshold: Severity, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    db: DatabaseConnection,
+    threshold: Severity,
+    mut rx: mpsc::Receiver<Job>,
+    committed: Option<Arc<Notify>>,
+) {
     let mut carried: Option<Job> = None;
     loop {
         let first = match carried.take() {
@@ -136,6 +146,9 @@ async fn run(db: DatabaseConnection, threshold: Severity, mut rx: mpsc::Receiver
             jobs.push(job);
         }
         round(&db, threshold, jobs).await;
+        if let Some(n) = &committed {
+            n.notify_one();
+        }
     }
 }
 

@@ -63,7 +63,9 @@ where
     let mut rows = rows.into_iter();
     for size in chunk_sizes(rows.len()) {
         let chunk: Vec<A> = rows.by_ref().take(size).collect();
-        A::Entity::insert_many(chunk).exec_without_returning(db).await?;
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

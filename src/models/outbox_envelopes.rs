@@ -114,4 +114,59 @@ impl Model {
             .all(db)
             .await?)
     }
+
+    /// Up to `limit` envelopes not yet delivered, in id order. On
+    /// PostgreSQL the rows stay locked until the caller's transaction ends
+    /// and other instances skip them, so each is dispatched once.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn claim_pending<C: ConnectionTrait>(db: &C, limit: u64) -> ModelResult<Vec<Self>> {
+        let mut q = Entity::find()
+            .filter(Column::DeliveredAt.is_null())
+            .order_by_asc(Column::Id)
+            .limit(limit);
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            q = q.lock_with_behavior(
+                sea_orm::sea_query::LockType::Update,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            );
+        }
+        Ok(q.all(db).await?)
+    }
+
+    /// Records the delivery of the envelopes with these ids.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn mark_delivered<C: ConnectionTrait>(db: &C, ids: &[i64]) -> ModelResult<()> {
+        let now: sea_orm::prelude::DateTimeWithTimeZone = Utc::now().into();
+        Entity::update_many()
+            .col_expr(Column::DeliveredAt, sea_orm::sea_query::Expr::value(now))
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` envelopes after the one with `envelope_id`, in id order
+    /// (what a reconnecting feed client missed). `None` when no envelope has
+    /// that id.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn after_envelope(
+        db: &DatabaseConnection,
+        envelope_id: Uuid,
+        limit: u64,
+    ) -> ModelResult<Option<Vec<Self>>> {
+        let Some(anchor) = Entity::find()
+            .filter(Column::EnvelopeId.eq(envelope_id))
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self::after(db, anchor.id, limit).await?))
+    }
 }

@@ -24,7 +24,7 @@ async fn writers_sharing_a_database_keep_one_open_alert_per_fingerprint() {
     let app = crate::support::boot().await;
     let db = app.app_context.db.clone();
     let writers: Vec<IngestWriter> = (0..4)
-        .map(|_| IngestWriter::start(db.clone(), Severity::High))
+        .map(|_| IngestWriter::start(db.clone(), Severity::High, None))
         .collect();
     // 4 writers × 25 requests at once, each request 10 events over two
     // fingerprints (one event of each request is CRITICAL).

@@ -111,6 +111,22 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// An HTTP client over a real socket on a random port (WebSocket tests).
+    pub fn http_server(&self) -> TestServer {
+        let router = self.boot.router.clone().expect("router");
+        TestServer::new_with_config(
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+            TestServerConfig {
+                default_content_type: Some("application/json".to_string()),
+                transport: Some(axum_test::Transport::HttpRandomPort),
+                ..Default::default()
+            },
+        )
+        .expect("test server")
+    }
+}
+
 /// Boots the app (test environment) on a fresh database.
 pub async fn boot() -> TestApp {
     let mut config = App::load_config(&Environment::Test)

@@ -1,0 +1,203 @@
+//! `GET /ws/alerts`: the live feed of lifecycle envelopes over WebSocket.
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{
+        ws::{
+            rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
+        },
+        Query,
+    },
+    http::HeaderMap,
+};
+use loco_rs::prelude::*;
+use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::{
+    controllers::extract::CurrentUser,
+    errors::{ApiError, ErrorBody},
+    models::{outbox_envelopes, severity::Severity, users::Role},
+    workers::dispatcher::{Delivered, Feed},
+};
+
+/// The most envelopes `?after=` replays; further behind, the client is told
+/// to catch up through the API first.
+pub const MAX_REPLAY: u64 = 10_000;
+/// Close code for a client that fell too far behind the live feed.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code when `?after=` is further behind than `MAX_REPLAY`.
+pub const CLOSE_REPLAY_TOO_LONG: u16 = 4009;
+/// A send that takes longer than this means the client is not reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// An access token (this route only; or send it as the
+    /// `Sec-WebSocket-Protocol` value `bearer, <token>`).
+    token: Option<String>,
+    /// Only envelopes of alerts at or above this severity.
+    min_severity: Option<String>,
+    /// Replay the envelopes after this envelope id, then continue live.
+    after: Option<String>,
+}
+
+/// The token from `?token=`, or from `Sec-WebSocket-Protocol: bearer, <token>`.
+fn token(params: &FeedParams, headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = params.token.as_deref().filter(|t| !t.is_empty()) {
+        return Some(t.to_string());
+    }
+    let protocols = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?;
+    let mut parts = protocols.split(',').map(str::trim);
+    match (parts.next(), parts.next()) {
+        (Some(p), Some(t)) if p.eq_ignore_ascii_case("bearer") && !t.is_empty() => {
+            Some(t.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Live lifecycle envelopes, one JSON envelope per text message, a ping every
+/// 30 s. A client that falls more than `feed_buffer` (4,096) envelopes behind is closed with
+/// code 4008; it can reconnect with `?after=<last envelope id>`.
+#[utoipa::path(get, path = "/ws/alerts", tag = "live",
+    params(FeedParams),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Bad `min_severity` or `after`", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "`after` names no envelope", body = ErrorBody),
+        (status = 426, description = "Not a WebSocket upgrade request", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn alerts_feed(
+    State(ctx): State<AppContext>,
+    Query(params): Query<FeedParams>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    let token = token(&params, &headers).ok_or_else(|| {
+        ApiError::unauthorized(
+            "Authentication required: ?token=<access token> or Sec-WebSocket-Protocol: bearer, <token>",
+        )
+    })?;
+    let user = CurrentUser::from_token(&ctx, &token).await?;
+    user.require(Role::Analyst)?;
+    let min = match params.min_severity.as_deref() {
+        None => Severity::Low,
+        Some(raw) => raw
+            .parse::<Severity>()
+            .map_err(|_| ApiError::field("min_severity", format!("Unknown severity `{raw}`.")))?,
+    };
+    let ws = ws.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+            "This route speaks WebSocket: send an upgrade request",
+        )
+    })?;
+    let feed = Feed::get(&ctx)?;
+    // Subscribe before reading the replay, so nothing falls between them.
+    let live = feed.subscribe();
+    let replay = match params.after.as_deref() {
+        None => Vec::new(),
+        Some(raw) => {
+            let id = uuid::Uuid::parse_str(raw)
+                .map_err(|_| ApiError::field("after", format!("`{raw}` is not an envelope id.")))?;
+            outbox_envelopes::Model::after_envelope(&ctx.db, id, MAX_REPLAY + 1)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("No envelope with id `{raw}`")))?
+                .iter()
+                .map(Delivered::from)
+                .collect()
+        }
+    };
+    let ping = Duration::from_secs(crate::settings::Settings::get(&ctx).feed_ping_seconds);
+    let upgrade = if headers.contains_key(axum::http::header::SEC_WEBSOCKET_PROTOCOL) {
+        ws.protocols(["bearer"])
+    } else {
+        ws
+    };
+    Ok(upgrade.on_upgrade(move |socket| session(socket, live, replay, min, ping)))
+}
+
+async fn send(socket: &mut WebSocket, msg: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = send(socket, Message::Close(Some(frame))).await;
+}
+
+async fn session(
+    mut socket: WebSocket,
+    mut live: broadcast::Receiver<Arc<Delivered>>,
+    replay: Vec<Delivered>,
+    min: Severity,
+    ping_every: Duration,
+) {
+    if replay.len() as u64 > MAX_REPLAY {
+        close(
+            &mut socket,
+            CLOSE_REPLAY_TOO_LONG,
+            "more than 10000 envelopes missed: read /api/alerts, then reconnect",
+        )
+        .await;
+        return;
+    }
+    let replayed: HashSet<i64> = replay.iter().map(|d| d.id).collect();
+    for d in replay.into_iter().filter(|d| d.severity_rank >= min.rank()) {
+        if !send(&mut socket, Message::Text(d.text.into())).await {
+            return;
+        }
+    }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    loop {
+        tokio::select! {
+            next = live.recv() => match next {
+                Ok(d) => {
+                    if d.severity_rank < min.rank() || replayed.contains(&d.id) {
+                        continue;
+                    }
+                    if !send(&mut socket, Message::Text(d.text.clone().into())).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let reason = format!("too slow: {missed} envelopes missed; reconnect with ?after=<last envelope id>");
+                    close(&mut socket, CLOSE_TOO_SLOW, &reason).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = ping.tick() => {
+                if !send(&mut socket, Message::Ping(Vec::new().into())).await {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_) | Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+pub fn routes() -> Routes {
+    Routes::new().prefix("/ws").add("/alerts", get(alerts_feed))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(alerts_feed))]
+pub struct LiveApi;
