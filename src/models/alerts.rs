@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use loco_rs::prelude::*;
 use sea_orm::{
-    sea_query::{Expr, Func, LikeExpr, OnConflict},
+    sea_query::{Expr, OnConflict},
     Order, Select, SqlErr,
 };
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
     events::NewEvent,
-    listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
+    listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
     tallies,
@@ -249,7 +249,6 @@ impl Model {
     /// The alerts matching `q`'s filters, unordered.
     #[must_use]
     pub fn filtered(q: &ListQuery) -> Select<Entity> {
-        use sea_orm::ExprTrait;
         let mut sel = Entity::find();
         if !q.status.is_empty() {
             sel = sel.filter(Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
@@ -274,15 +273,10 @@ impl Model {
             sel = sel.filter(Column::CreatedAt.lte(until.fixed_offset()));
         }
         if let Some(text) = &q.search {
-            let pattern = like_pattern(text);
-            let mut any = Condition::any();
-            for col in [Column::Title, Column::Source, Column::EventType] {
-                any = any.add(
-                    Expr::expr(Func::lower(Expr::col((Entity, col))))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                );
-            }
-            sel = sel.filter(any);
+            sel = sel.filter(search_any::<Entity, _>(
+                &[Column::Title, Column::Source, Column::EventType],
+                text,
+            ));
         }
         sel
     }

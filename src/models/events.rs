@@ -2,10 +2,7 @@ use std::{collections::HashMap, net::IpAddr};
 
 use chrono::{DateTime, Duration, Utc};
 use loco_rs::prelude::*;
-use sea_orm::{
-    sea_query::{Expr, Func, LikeExpr},
-    Order, Select,
-};
+use sea_orm::{Order, Select};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -15,7 +12,7 @@ use super::{
     alert_histories,
     alert_status::AlertStatus,
     alerts,
-    listing::{like_pattern, list_window, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
+    listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
     tallies,
@@ -398,7 +395,6 @@ impl Model {
     /// The events matching `q` (`since`/`until` apply to `occurred_at`).
     #[must_use]
     pub fn query(q: &ListQuery) -> Select<Entity> {
-        use sea_orm::ExprTrait;
         let mut sel = Entity::find();
         if !q.severity.is_empty() {
             sel = sel.filter(Column::SeverityRank.is_in(q.severity.iter().map(|s| s.rank())));
@@ -419,15 +415,10 @@ impl Model {
             sel = sel.filter(Column::OccurredAt.lte(until.fixed_offset()));
         }
         if let Some(text) = &q.search {
-            let pattern = like_pattern(text);
-            let mut any = Condition::any();
-            for col in [Column::Source, Column::EventType, Column::Description] {
-                any = any.add(
-                    Expr::expr(Func::lower(Expr::col((Entity, col))))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                );
-            }
-            sel = sel.filter(any);
+            sel = sel.filter(search_any::<Entity, _>(
+                &[Column::Source, Column::EventType, Column::Description],
+                text,
+            ));
         }
         let order = if q.ordering.descending {
             Order::Desc

@@ -423,6 +423,24 @@ where
     }
 }
 
+/// `search=`: `text` appears in any of `cols` of `E`, ignoring case.
+#[must_use]
+pub fn search_any<E, C>(cols: &[C], text: &str) -> sea_orm::Condition
+where
+    E: EntityTrait + Default,
+    C: sea_orm::ColumnTrait,
+{
+    use sea_orm::sea_query::{Expr, Func, LikeExpr};
+    use sea_orm::ExprTrait;
+    let pattern = like_pattern(text);
+    cols.iter().fold(sea_orm::Condition::any(), |any, col| {
+        any.add(
+            Expr::expr(Func::lower(Expr::col((E::default(), *col))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\')),
+        )
+    })
+}
+
 /// `%text%` for a case-insensitive LIKE, with `%`, `_` and `\` escaped.
 #[must_use]
 pub fn like_pattern(text: &str) -> String {
