@@ -227,3 +227,36 @@ async fn status_changes_reach_the_feed() {
     assert_eq!(mitigated["type"], "alert.mitigated");
     assert!(mitigated["payload"]["duration_seconds"].is_i64());
 }
+
+#[tokio::test]
+async fn a_deactivated_user_cannot_open_the_feed() {
+    use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, QueryFilter};
+    use vigil::models::_entities::users;
+    let app = crate::support::boot().await;
+    let (server, ctx) = (app.http_server(), app.ctx());
+    let token = token_for(&server, &ctx, "alice", Role::Analyst).await;
+    let alice = users::Entity::find()
+        .filter(users::Column::Username.eq("alice"))
+        .one(&ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    users::ActiveModel {
+        id: ActiveValue::Unchanged(alice.id),
+        is_active: ActiveValue::Set(false),
+        ..Default::default()
+    }
+    .update(&ctx.db)
+    .await
+    .unwrap();
+    let r = server
+        .get_websocket(&format!("/ws/alerts?token={token}"))
+        .await;
+    assert_error(&r, 401, "unauthorized");
+    // Nor with the token in Sec-WebSocket-Protocol.
+    let r = server
+        .get_websocket("/ws/alerts")
+        .add_header("sec-websocket-protocol", format!("bearer, {token}"))
+        .await;
+    assert_error(&r, 401, "unauthorized");
+}
