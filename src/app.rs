@@ -141,6 +141,7 @@ impl Hooks for App {
             .add_route(controllers::alerts::routes())
             .add_route(controllers::stats::routes())
             .add_route(controllers::live::routes())
+            .add_route(controllers::api_keys::routes())
     }
 
     async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use crate::{
     controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
     errors::{ApiError, ErrorBody},
+    models::api_keys::Scope,
     models::{
         alert_histories,
         alert_status::AlertStatus,
@@ -49,7 +50,7 @@ pub struct NoteParams {
 
 /// List alerts, newest first, with the filters of SPEC §5.
 #[utoipa::path(get, path = "/api/alerts", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(crate::views::alerts::AlertFilters),
     responses(
         (status = 200, description = "A page of alerts", body = Page<AlertResponse>),
@@ -63,7 +64,7 @@ async fn list(
     QueryPairs(pairs): QueryPairs,
     page: PageParams,
 ) -> Result<Response> {
-    user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
     let listed = alerts::Model::list(&ctx.db, &q, &page.window()?).await?;
     format::json(page.render::<_, AlertResponse>(listed))
@@ -71,7 +72,7 @@ async fn list(
 
 /// Read one alert.
 #[utoipa::path(get, path = "/api/alerts/{id}", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses(
         (status = 200, description = "The alert", body = AlertResponse),
@@ -84,7 +85,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     format::json(AlertResponse::from(
         &alerts::Model::find_by_pid(&ctx.db, &id).await?,
     ))
@@ -92,7 +93,7 @@ async fn show(
 
 /// Move an alert through its lifecycle (ADMIN). The same status again is a no-op.
 #[utoipa::path(patch, path = "/api/alerts/{id}/status", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:write"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     request_body = StatusChange,
     responses(
@@ -111,9 +112,10 @@ async fn change_status(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<StatusChange>,
 ) -> Result<Response> {
-    let admin = user.require(Role::Admin)?;
+    user.allow(Role::Admin, Scope::AlertsWrite)?;
+    let actor_name = user.actor_name();
     let actor = Actor {
-        name: &admin.username,
+        name: &actor_name,
         correlation_id: &cid,
     };
     let alert =
@@ -125,7 +127,7 @@ async fn change_status(
 
 /// Change many alerts to one status (ADMIN); each id answers on its own.
 #[utoipa::path(post, path = "/api/alerts/bulk-status", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:write"])),
     request_body = BulkStatusChange,
     responses(
         (status = 200, description = "Per-id results", body = [BulkResult]),
@@ -140,12 +142,13 @@ async fn bulk_status(
     CorrelationId(cid): CorrelationId,
     JsonBody(change): JsonBody<BulkStatusChange>,
 ) -> Result<Response> {
-    let admin = user.require(Role::Admin)?;
+    user.allow(Role::Admin, Scope::AlertsWrite)?;
     if change.ids.is_empty() || change.ids.len() > 1_000 {
         return Err(ApiError::field("ids", "Send 1 to 1000 alert ids.").into());
     }
+    let actor_name = user.actor_name();
     let actor = Actor {
-        name: &admin.username,
+        name: &actor_name,
         correlation_id: &cid,
     };
     let mut results = Vec::with_capacity(change.ids.len());
@@ -179,7 +182,7 @@ async fn bulk_status(
 
 /// Edit an alert (ADMIN): assignee, tags, severity. Recorded in history.
 #[utoipa::path(patch, path = "/api/alerts/{id}", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:write"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     request_body = AlertEdit,
     responses(
@@ -197,9 +200,10 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(edit): JsonBody<AlertEdit>,
 ) -> Result<Response> {
-    let admin = user.require(Role::Admin)?;
+    user.allow(Role::Admin, Scope::AlertsWrite)?;
+    let actor_name = user.actor_name();
     let actor = Actor {
-        name: &admin.username,
+        name: &actor_name,
         correlation_id: &cid,
     };
     let alert = alerts::Model::edit(&ctx.db, &id, &edit, actor).await?;
@@ -209,7 +213,7 @@ async fn update(
 
 /// The alert's history: creation, status changes, notes and edits, oldest first.
 #[utoipa::path(get, path = "/api/alerts/{id}/history", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses(
         (status = 200, description = "History, oldest first", body = [HistoryEntry]),
@@ -222,7 +226,7 @@ async fn history(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     let alert = alerts::Model::find_by_pid(&ctx.db, &id).await?;
     let entries = alert_histories::Model::for_alert(&ctx.db, alert.id).await?;
     format::json(entries.iter().map(HistoryEntry::from).collect::<Vec<_>>())
@@ -230,7 +234,7 @@ async fn history(
 
 /// Add a note to an alert (ANALYST or ADMIN); kept in its history.
 #[utoipa::path(post, path = "/api/alerts/{id}/notes", tag = "alerts",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:write"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     request_body = NoteParams,
     responses(
@@ -247,9 +251,10 @@ async fn add_note(
     Path(id): Path<String>,
     JsonBody(params): JsonBody<NoteParams>,
 ) -> Result<Response> {
-    let author = user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsWrite)?;
+    let actor_name = user.actor_name();
     let actor = Actor {
-        name: &author.username,
+        name: &actor_name,
         correlation_id: &cid,
     };
     let entry = alerts::Model::add_note(&ctx.db, &id, &params.note, actor).await?;

@@ -4,15 +4,15 @@
 use axum::Router as AxumRouter;
 use loco_rs::prelude::*;
 use utoipa::{
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     Modify, OpenApi,
 };
 use utoipa_redoc::{Redoc, Servable};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, live::LiveApi,
-    stats::StatsApi, users::UsersApi,
+    alerts::AlertsApi, api_keys::ApiKeysApi, auth::AuthApi, events::EventsApi, health::HealthApi,
+    live::LiveApi, stats::StatsApi, users::UsersApi,
 };
 
 struct SecuritySchemes;
@@ -31,6 +31,14 @@ impl Modify for SecuritySchemes {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "API key from POST /api/api-keys (admin). Scopes: events:write, alerts:read, \
+alerts:write. Limited per key per minute: 429 with RateLimit-* headers beyond it",
+            ))),
         );
     }
 }
@@ -51,6 +59,7 @@ Every path answers with or without a trailing slash.",
         (name = "users", description = "Account administration (ADMIN)"),
         (name = "events", description = "Event ingestion and listing"),
         (name = "alerts", description = "Alerts and their lifecycle"),
+        (name = "api-keys", description = "Machine credentials with scopes (ADMIN)"),
         (name = "operations", description = "Statistics and health probes"),
     )
 )]
@@ -67,6 +76,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(StatsApi::openapi());
     doc.merge(HealthApi::openapi());
     doc.merge(LiveApi::openapi());
+    doc.merge(ApiKeysApi::openapi());
     doc
 }
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::{
     controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
     errors::{ApiError, ErrorBody, FieldErrors},
+    models::api_keys::Scope,
     models::{
         events::{self, Ingested, NewEvent},
         idempotency_keys::{Answer, IdempotentRequest},
@@ -72,7 +73,7 @@ fn idempotency(
 /// Ingest one event. HIGH and CRITICAL events (the configurable threshold)
 /// create an alert or join the open alert with the same fingerprint.
 #[utoipa::path(post, path = "/api/events", tag = "events",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["events:write"])),
     request_body(content = crate::views::events::EventInput, description = "The event"),
     params(("Idempotency-Key" = Option<String>, Header,
         description = "A retry with the same key and body returns the first answer and stores nothing")),
@@ -92,9 +93,9 @@ async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
-    let principal = user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::EventsWrite)?;
     let event = NewEvent::parse(&body, Utc::now()).map_err(ApiError::validation)?;
-    let idem = idempotency(&headers, &principal.pid.to_string(), &body)?;
+    let idem = idempotency(&headers, &user.principal_id(), &body)?;
     let stored = IngestWriter::get(&ctx)?
         .record(&ctx.db, vec![event], &cid, idem, |done| {
             match done.first() {
@@ -109,7 +110,7 @@ async fn create(
 /// Ingest up to 1,000 events in one transaction. Valid items are stored even
 /// when others fail; each item answers with its index and status.
 #[utoipa::path(post, path = "/api/events/batch", tag = "events",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["events:write"])),
     request_body(content = crate::views::events::BatchInput, description = "`{\"events\": [...]}`"),
     responses(
         (status = 201, description = "Every item stored", body = BatchResponse),
@@ -125,7 +126,7 @@ async fn batch(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
-    let principal = user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::EventsWrite)?;
     let Some(items) = body.get("events").and_then(Value::as_array) else {
         return Err(ApiError::field("events", "Send {\"events\": [ ... ]}.").into());
     };
@@ -152,7 +153,7 @@ async fn batch(
             Err(errors) => refused.push((i, errors)),
         }
     }
-    let idem = idempotency(&headers, &principal.pid.to_string(), &body)?;
+    let idem = idempotency(&headers, &user.principal_id(), &body)?;
     let writer = IngestWriter::get(&ctx)?;
     let stored = writer
         .record(&ctx.db, valid, &cid, idem, move |done| {
@@ -193,7 +194,7 @@ async fn batch(
 
 /// List events, newest first, with the filters of SPEC §5.
 #[utoipa::path(get, path = "/api/events", tag = "events",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(crate::views::events::EventFilters),
     responses(
         (status = 200, description = "A page of events", body = Page<EventResponse>),
@@ -207,7 +208,7 @@ async fn list(
     QueryPairs(pairs): QueryPairs,
     page: PageParams,
 ) -> Result<Response> {
-    user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
     let listed = events::Model::list(&ctx.db, &q, &page.window()?).await?;
     format::json(page.render::<_, EventResponse>(listed))
@@ -215,7 +216,7 @@ async fn list(
 
 /// Read one event.
 #[utoipa::path(get, path = "/api/events/{id}", tag = "events",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(("id" = String, Path, description = "Event id (UUID)")),
     responses(
         (status = 200, description = "The event", body = EventResponse),
@@ -228,7 +229,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     let event = events::Model::find_by_pid(&ctx.db, &id)
         .await
         .map_err(|_| ApiError::not_found(format!("No event with id `{id}`")))?;

@@ -1,9 +1,15 @@
 //! Extractors shared by every controller: the JSON body, the authenticated
 //! principal with its role guard, and page parameters.
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Instant,
+};
+
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, HeaderMap},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    response::IntoResponse,
 };
 use loco_rs::prelude::*;
 use serde::de::DeserializeOwned;
@@ -11,6 +17,7 @@ use validator::Validate;
 
 use crate::{
     errors::{validation_fields, ApiError, FieldErrors},
+    models::api_keys::{self, RateLimiter, RateState, Scope},
     models::listing::{Cursor, Listed, Window},
     models::users::{self, Role},
     settings::Settings,
@@ -121,38 +128,128 @@ pub fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {
         .map_err(|errors| ApiError::validation(validation_fields(&errors)))
 }
 
-/// The authenticated user, loaded from the database on every request so a
-/// deactivated or demoted account loses its rights at once.
-pub struct CurrentUser(pub users::Model);
+/// The authenticated principal, loaded from the database on every request so
+/// a deactivated or demoted account, or a revoked key, loses its rights at
+/// once: a user with an access token (`Authorization: Bearer`), or an API key
+/// (`X-API-Key`, SPEC §1) acting for the admin who created it, limited to its
+/// scopes and to its requests per minute.
+pub struct CurrentUser(pub users::Model, pub Option<api_keys::Model>);
+
+/// The `X-API-Key` header.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Filled by the key path of [`CurrentUser`] and read by
+/// [`rate_limit_headers`], which puts it in `RateLimit-*` response headers.
+#[derive(Clone, Default)]
+pub struct RateSlot(Arc<Mutex<Option<RateState>>>);
+
+fn rate_headers(headers: &mut HeaderMap, state: RateState) {
+    for (name, value) in [
+        ("ratelimit-limit", u64::from(state.limit)),
+        ("ratelimit-remaining", u64::from(state.remaining)),
+        ("ratelimit-reset", state.reset),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    if !state.allowed {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(state.reset));
+    }
+}
+
+/// Middleware: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+/// on every response to a request made with an API key.
+pub async fn rate_limit_headers(
+    mut req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let slot = RateSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut response = next.run(req).await;
+    let state = *slot.0.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(state) = state {
+        rate_headers(response.headers_mut(), state);
+    }
+    response
+}
+
+fn rejection(err: impl Into<Error>) -> axum::response::Response {
+    err.into().into_response()
+}
 
 impl FromRequestParts<AppContext> for CurrentUser {
-    type Rejection = Error;
+    type Rejection = axum::response::Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
         ctx: &AppContext,
     ) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            if let Some(presented) = parts.headers.get(API_KEY_HEADER) {
+                let presented = presented.to_str().unwrap_or_default().to_string();
+                return Self::from_key(ctx, &presented, parts.extensions.get::<RateSlot>()).await;
+            }
+        }
         let has_token = parts.headers.contains_key(header::AUTHORIZATION);
         let jwt = auth::JWT::from_request_parts(parts, ctx)
             .await
             .map_err(|_| {
-                ApiError::unauthorized(if has_token {
+                rejection(ApiError::unauthorized(if has_token {
                     "The access token is invalid or expired"
                 } else {
-                    "Authentication required: send Authorization: Bearer <access token>"
-                })
+                    "Authentication required: send Authorization: Bearer <access token> or X-API-Key: <key>"
+                }))
             })?;
         let user = users::Model::find_by_pid(&ctx.db, &jwt.claims.pid)
             .await
-            .map_err(|_| ApiError::unauthorized("The access token is invalid or expired"))?;
+            .map_err(|_| {
+                rejection(ApiError::unauthorized(
+                    "The access token is invalid or expired",
+                ))
+            })?;
         if !user.is_active {
-            return Err(ApiError::unauthorized("This account is deactivated").into());
+            return Err(rejection(ApiError::unauthorized(
+                "This account is deactivated",
+            )));
         }
-        Ok(Self(user))
+        Ok(Self(user, None))
     }
 }
 
 impl CurrentUser {
+    /// The key path: authenticate, then count the request against the key's
+    /// limit (429 with `Retry-After` and `RateLimit-*` once it is spent).
+    ///
+    /// # Errors
+    /// The 401 or 429 response to send.
+    pub async fn from_key(
+        ctx: &AppContext,
+        presented: &str,
+        slot: Option<&RateSlot>,
+    ) -> Result<Self, axum::response::Response> {
+        let grant = api_keys::Model::authenticate(&ctx.db, presented)
+            .await
+            .map_err(rejection)?;
+        let limit = u32::try_from(grant.key.rate_limit_per_minute.max(1)).unwrap_or(u32::MAX);
+        let state = RateLimiter::global().hit(&grant.key.key_hash, limit, Instant::now());
+        if let Some(slot) = slot {
+            *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
+        }
+        if !state.allowed {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "This API key is limited to {limit} requests per minute: try again in {} s",
+                    state.reset
+                ),
+            )
+            .into_response();
+            rate_headers(response.headers_mut(), state);
+            return Err(response);
+        }
+        Ok(Self(grant.owner, Some(grant.key)))
+    }
+
     /// The active user an access token names (for routes that take the
     /// token elsewhere than in `Authorization`, like the WebSocket feed).
     ///
@@ -171,19 +268,58 @@ impl CurrentUser {
         if !user.is_active {
             return Err(ApiError::unauthorized("This account is deactivated").into());
         }
-        Ok(Self(user))
+        Ok(Self(user, None))
     }
 
-    /// The one role guard: 403 unless the user holds `role` (admins hold all).
+    /// The role guard for what only people do (accounts, keys, webhooks):
+    /// 403 unless the user holds `role` (admins hold all); 403 for any API key.
     ///
     /// # Errors
     /// 403 `forbidden`.
     pub fn require(&self, role: Role) -> Result<&users::Model> {
+        if self.1.is_some() {
+            return Err(ApiError::forbidden(format!(
+                "API keys cannot do this: it requires a signed-in user with the {role} role"
+            ))
+            .into());
+        }
         if self.0.role() == role || self.0.role() == Role::Admin {
             Ok(&self.0)
         } else {
             Err(ApiError::forbidden(format!("This action requires the {role} role")).into())
         }
+    }
+
+    /// The guard for what people and keys both do: a user needs `role`, a key
+    /// needs `scope`. Returns the acting user (a key's owner).
+    ///
+    /// # Errors
+    /// 403 `forbidden`.
+    pub fn allow(&self, role: Role, scope: Scope) -> Result<&users::Model> {
+        match &self.1 {
+            Some(key) if key.has(scope) => Ok(&self.0),
+            Some(_) => {
+                Err(ApiError::forbidden(format!("This API key lacks the `{scope}` scope")).into())
+            }
+            None => self.require(role),
+        }
+    }
+
+    /// The name history records: the user, or `owner (API key name)`.
+    #[must_use]
+    pub fn actor_name(&self) -> String {
+        match &self.1 {
+            Some(key) => format!("{} (API key {})", self.0.username, key.name),
+            None => self.0.username.clone(),
+        }
+    }
+
+    /// Who a request acts as, for idempotency keys: the API key or the user.
+    #[must_use]
+    pub fn principal_id(&self) -> String {
+        self.1
+            .as_ref()
+            .map_or_else(|| self.0.pid.to_string(), |key| format!("key:{}", key.pid))
     }
 }
 

@@ -15,8 +15,9 @@ use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::{
-    controllers::extract::CurrentUser,
+    controllers::extract::{CurrentUser, API_KEY_HEADER},
     errors::{ApiError, ErrorBody},
+    models::api_keys::Scope,
     models::{outbox_envelopes, severity::Severity, users::Role},
     workers::dispatcher::{Delivered, Feed},
 };
@@ -80,13 +81,24 @@ async fn alerts_feed(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
-    let token = token(&params, &headers).ok_or_else(|| {
-        ApiError::unauthorized(
-            "Authentication required: ?token=<access token> or Sec-WebSocket-Protocol: bearer, <token>",
-        )
-    })?;
-    let user = CurrentUser::from_token(&ctx, &token).await?;
-    user.require(Role::Analyst)?;
+    let key = headers
+        .get(API_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| params.token.is_none());
+    let user = if let Some(key) = key {
+        match CurrentUser::from_key(&ctx, key, None).await {
+            Ok(user) => user,
+            Err(refused) => return Ok(refused),
+        }
+    } else {
+        let token = token(&params, &headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                "Authentication required: ?token=<access token>, Sec-WebSocket-Protocol: bearer, <token>, or X-API-Key",
+            )
+        })?;
+        CurrentUser::from_token(&ctx, &token).await?
+    };
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     let min = match params.min_severity.as_deref() {
         None => Severity::Low,
         Some(raw) => raw

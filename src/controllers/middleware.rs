@@ -36,5 +36,6 @@ pub fn wrap(router: AxumRouter) -> AxumRouter {
     AxumRouter::new()
         .fallback_service(router)
         .layer(map_request(trim_trailing_slash))
+        .layer(from_fn(super::extract::rate_limit_headers))
         .layer(from_fn(crate::errors::envelope))
 }

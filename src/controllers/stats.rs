@@ -4,21 +4,21 @@ use loco_rs::prelude::*;
 use crate::{
     controllers::extract::CurrentUser,
     errors::ErrorBody,
-    models::{stats::Stats, users::Role},
+    models::{api_keys::Scope, stats::Stats, users::Role},
     views::stats::StatsResponse,
 };
 
 /// Counts by severity and status, open alerts, events per hour over the last
 /// 24 hours, mean time to acknowledge and to resolve.
 #[utoipa::path(get, path = "/api/stats", tag = "operations",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["alerts:read"])),
     responses(
         (status = 200, description = "Current figures", body = StatsResponse),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
 #[debug_handler]
 async fn show(user: CurrentUser, State(ctx): State<AppContext>) -> Result<Response> {
-    user.require(Role::Analyst)?;
+    user.allow(Role::Analyst, Scope::AlertsRead)?;
     format::json(StatsResponse::from(Stats::compute(&ctx.db).await?))
 }
 

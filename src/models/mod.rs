@@ -2,6 +2,7 @@ pub mod _entities;
 pub mod alert_histories;
 pub mod alert_status;
 pub mod alerts;
+pub mod api_keys;
 pub mod events;
 pub mod idempotency_keys;
 pub mod ingest_writer;

@@ -1,4 +1,5 @@
 pub mod alerts;
+pub mod api_keys;
 pub mod auth;
 pub mod events;
 pub mod pagination;

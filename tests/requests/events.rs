@@ -113,6 +113,7 @@ async fn matching_events_join_one_alert_and_raise_its_severity() {
         assert_ne!(r.json::<Value>()["alert"]["id"], alert_id);
         assert_eq!(alerts::Entity::find().count(&ctx.db).await.unwrap(), 2);
         let types: Vec<String> = outbox_envelopes::Entity::find()
+            .order_by_asc(outbox_envelopes::Column::Id)
             .all(&ctx.db)
             .await
             .unwrap()

@@ -1,4 +1,5 @@
 mod alerts;
+mod api_keys;
 mod auth;
 mod events;
 mod failures;

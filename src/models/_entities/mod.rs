@@ -4,6 +4,7 @@ pub mod prelude;
 
 pub mod alert_histories;
 pub mod alerts;
+pub mod api_keys;
 pub mod events;
 pub mod idempotency_keys;
 pub mod login_throttles;

@@ -2,6 +2,7 @@
 
 pub use super::alert_histories::Entity as AlertHistories;
 pub use super::alerts::Entity as Alerts;
+pub use super::api_keys::Entity as ApiKeys;
 pub use super::events::Entity as Events;
 pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::login_throttles::Entity as LoginThrottles;
