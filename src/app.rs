@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use axum::Router as AxumRouter;
 use loco_rs::{
     app::{AppContext, Hooks, Initializer},
-    bgworker::Queue,
+    bgworker::{BackgroundWorker, Queue},
     boot::{create_app, BootResult, StartMode},
     config::Config,
     controller::AppRoutes,
@@ -17,13 +17,16 @@ use std::{path::Path, sync::Arc};
 use crate::{
     controllers,
     models::_entities::{
-        alert_histories, alerts, events, idempotency_keys, login_throttles, outbox_envelopes,
-        refresh_tokens, tallies, users,
+        alert_histories, alerts, api_keys, events, idempotency_keys, login_throttles,
+        outbox_envelopes, refresh_tokens, tallies, users, webhook_deliveries, webhooks,
     },
     models::ingest_writer::IngestWriter,
     settings::Settings,
     tasks,
-    workers::dispatcher::{self, Feed},
+    workers::{
+        dispatcher::{self, Feed},
+        webhooks::{Sweeper, WebhookDelivery},
+    },
 };
 
 /// The JWT secrets committed in `config/development.yaml` and
@@ -119,16 +122,18 @@ impl Hooks for App {
         if ctx.config.database.uri.starts_with("sqlite") {
             ctx.db = connect_sqlite(&ctx.config.database).await?;
         }
-        let settings = Settings::from_config(&ctx.config)?;
+        let settings = Arc::new(Settings::from_config(&ctx.config)?);
+        ctx.shared_store.insert(settings.clone());
         let feed = Arc::new(Feed::new(settings.feed_buffer));
         ctx.shared_store.insert(Arc::new(IngestWriter::start(
             ctx.db.clone(),
             settings.alert_threshold,
             Some(feed.waker()),
         )));
-        dispatcher::start(ctx.db.clone(), feed.clone());
+        let sweeper = Sweeper::start(ctx.clone(), &settings);
+        dispatcher::start(ctx.db.clone(), feed.clone(), Some(sweeper.waker()));
+        ctx.shared_store.insert(sweeper);
         ctx.shared_store.insert(feed);
-        ctx.shared_store.insert(Arc::new(settings));
         Ok(ctx)
     }
 
@@ -142,6 +147,7 @@ impl Hooks for App {
             .add_route(controllers::stats::routes())
             .add_route(controllers::live::routes())
             .add_route(controllers::api_keys::routes())
+            .add_route(controllers::webhooks::routes())
     }
 
     async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {
@@ -152,7 +158,8 @@ impl Hooks for App {
         Ok(controllers::middleware::wrap(router))
     }
 
-    async fn connect_workers(_ctx: &AppContext, _queue: &Queue) -> Result<()> {
+    async fn connect_workers(ctx: &AppContext, queue: &Queue) -> Result<()> {
+        queue.register(WebhookDelivery::build(ctx)).await?;
         Ok(())
     }
 
@@ -164,6 +171,9 @@ impl Hooks for App {
     }
 
     async fn truncate(ctx: &AppContext) -> Result<()> {
+        truncate_table(&ctx.db, webhook_deliveries::Entity).await?;
+        truncate_table(&ctx.db, webhooks::Entity).await?;
+        truncate_table(&ctx.db, api_keys::Entity).await?;
         truncate_table(&ctx.db, tallies::Entity).await?;
         truncate_table(&ctx.db, idempotency_keys::Entity).await?;
         truncate_table(&ctx.db, outbox_envelopes::Entity).await?;

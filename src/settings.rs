@@ -56,8 +56,65 @@ const fn default_threshold() -> Severity {
     Severity::High
 }
 
+/// Webhook delivery policy (SPEC §6).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// How long one POST may take, connection included.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+    /// Delay before the second attempt; each further one doubles it.
+    #[serde(default = "default_backoff_base")]
+    pub backoff_base_ms: u64,
+    /// The longest delay between attempts.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_ms: u64,
+    /// Attempts per delivery before it is marked FAILED.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i32,
+    /// Failed attempts in a row after which the webhook is disabled.
+    #[serde(default = "default_disable_after")]
+    pub disable_after: i32,
+    /// How often due deliveries are looked for.
+    #[serde(default = "default_sweep")]
+    pub sweep_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: default_webhook_timeout(),
+            backoff_base_ms: default_backoff_base(),
+            backoff_max_ms: default_backoff_max(),
+            max_attempts: default_max_attempts(),
+            disable_after: default_disable_after(),
+            sweep_ms: default_sweep(),
+        }
+    }
+}
+
+const fn default_webhook_timeout() -> u64 {
+    10_000
+}
+const fn default_backoff_base() -> u64 {
+    10_000
+}
+const fn default_backoff_max() -> u64 {
+    3_600_000
+}
+const fn default_max_attempts() -> i32 {
+    12
+}
+const fn default_disable_after() -> i32 {
+    20
+}
+const fn default_sweep() -> u64 {
+    1_000
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     /// Events at or above this severity become alerts.
     #[serde(default = "default_threshold")]
     pub alert_threshold: Severity,
@@ -89,6 +146,7 @@ impl Default for Settings {
             event_retention_days: default_retention(),
             refresh_token_ttl_seconds: default_refresh_ttl(),
             login_throttle: LoginThrottle::default(),
+            webhooks: WebhookSettings::default(),
             public_url: String::new(),
             feed_ping_seconds: default_feed_ping(),
             feed_buffer: default_feed_buffer(),

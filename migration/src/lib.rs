@@ -8,6 +8,7 @@ mod m20261123_000004_alerts_and_events;
 mod m20261123_000005_tallies;
 mod m20261123_000006_outbox_pending;
 mod m20261123_000007_api_keys;
+mod m20261123_000008_webhooks;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_tallies::Migration),
             Box::new(m20261123_000006_outbox_pending::Migration),
             Box::new(m20261123_000007_api_keys::Migration),
+            Box::new(m20261123_000008_webhooks::Migration),
             // inject-above (do not remove this comment)
         ]
     }

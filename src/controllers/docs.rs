@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
     alerts::AlertsApi, api_keys::ApiKeysApi, auth::AuthApi, events::EventsApi, health::HealthApi,
-    live::LiveApi, stats::StatsApi, users::UsersApi,
+    live::LiveApi, stats::StatsApi, users::UsersApi, webhooks::WebhooksApi,
 };
 
 struct SecuritySchemes;
@@ -59,6 +59,7 @@ Every path answers with or without a trailing slash.",
         (name = "users", description = "Account administration (ADMIN)"),
         (name = "events", description = "Event ingestion and listing"),
         (name = "alerts", description = "Alerts and their lifecycle"),
+        (name = "webhooks", description = "Signed HTTP callbacks for lifecycle envelopes (ADMIN)"),
         (name = "api-keys", description = "Machine credentials with scopes (ADMIN)"),
         (name = "operations", description = "Statistics and health probes"),
     )
@@ -77,6 +78,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(HealthApi::openapi());
     doc.merge(LiveApi::openapi());
     doc.merge(ApiKeysApi::openapi());
+    doc.merge(WebhooksApi::openapi());
     doc
 }
 

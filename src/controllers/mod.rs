@@ -9,3 +9,4 @@ pub mod live;
 pub mod middleware;
 pub mod stats;
 pub mod users;
+pub mod webhooks;

@@ -14,6 +14,7 @@ pub mod severity;
 pub mod stats;
 pub mod tallies;
 pub mod users;
+pub mod webhooks;
 
 /// SQLite has one writer at a time; with a pool of connections, concurrent
 /// write transactions would wait on each other's file lock and, under load,

@@ -5,3 +5,4 @@ pub mod events;
 pub mod pagination;
 pub mod stats;
 pub mod users;
+pub mod webhooks;

@@ -93,11 +93,12 @@ impl Feed {
     }
 }
 
-/// Starts the dispatcher for `db`, publishing to `feed`.
-pub fn start(db: DatabaseConnection, feed: Arc<Feed>) {
+/// Starts the dispatcher for `db`, publishing to `feed` and waking
+/// `webhooks` when it created webhook deliveries.
+pub fn start(db: DatabaseConnection, feed: Arc<Feed>, webhooks: Option<Arc<Notify>>) {
     tokio::spawn(async move {
         loop {
-            match dispatch_once(&db, &feed).await {
+            match dispatch_once(&db, &feed, webhooks.as_deref()).await {
                 // A full batch: more may be waiting.
                 Ok(n) if n as u64 == BATCH => continue,
                 Ok(_) => {}
@@ -111,11 +112,16 @@ pub fn start(db: DatabaseConnection, feed: Arc<Feed>) {
     });
 }
 
-/// Delivers up to `BATCH` pending envelopes; returns how many.
+/// Delivers up to `BATCH` pending envelopes: publishes them to the live feed
+/// and creates their webhook deliveries; returns how many.
 ///
 /// # Errors
 /// Database errors (nothing is marked then; the next pass retries).
-pub async fn dispatch_once(db: &DatabaseConnection, feed: &Feed) -> Result<usize> {
+pub async fn dispatch_once(
+    db: &DatabaseConnection,
+    feed: &Feed,
+    webhooks: Option<&Notify>,
+) -> Result<usize> {
     let _writer = crate::models::sqlite_write_lock(db).await;
     let txn = db.begin().await?;
     let rows = outbox_envelopes::Model::claim_pending(&txn, BATCH).await?;
@@ -127,7 +133,13 @@ pub async fn dispatch_once(db: &DatabaseConnection, feed: &Feed) -> Result<usize
         feed.publish(row);
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let hooked = crate::models::webhooks::enqueue(&txn, &rows).await?;
     outbox_envelopes::Model::mark_delivered(&txn, &ids).await?;
     txn.commit().await?;
+    if hooked > 0 {
+        if let Some(wake) = webhooks {
+            wake.notify_one();
+        }
+    }
     Ok(rows.len())
 }

@@ -1,1 +1,2 @@
 pub mod dispatcher;
+pub mod webhooks;

@@ -10,3 +10,4 @@ pub mod prepare_data;
 mod stats_export;
 mod tokens;
 mod users;
+mod webhooks;

@@ -12,3 +12,5 @@ pub mod outbox_envelopes;
 pub mod refresh_tokens;
 pub mod tallies;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhooks;

@@ -10,3 +10,5 @@ pub use super::outbox_envelopes::Entity as OutboxEnvelopes;
 pub use super::refresh_tokens::Entity as RefreshTokens;
 pub use super::tallies::Entity as Tallies;
 pub use super::users::Entity as Users;
+pub use super::webhook_deliveries::Entity as WebhookDeliveries;
+pub use super::webhooks::Entity as Webhooks;

@@ -1,0 +1,195 @@
+//! Webhook administration and delivery logs (admins only, signed in).
+use axum::http::StatusCode;
+use loco_rs::prelude::*;
+
+use crate::{
+    controllers::extract::{CurrentUser, JsonBody, PageParams},
+    errors::{ApiError, ErrorBody},
+    models::{
+        users::Role,
+        webhooks::{self, NewWebhook, WebhookChange},
+    },
+    views::{
+        pagination::Page,
+        webhooks::{CreatedWebhook, DeliveryResponse, WebhookResponse},
+    },
+};
+
+fn by_page(page: &PageParams) -> Result<()> {
+    if page.cursor.is_some() {
+        return Err(ApiError::field("cursor", "This list is paged by page only.").into());
+    }
+    Ok(())
+}
+
+/// Register a webhook. Its signing secret is in this answer only.
+#[utoipa::path(post, path = "/api/webhooks", tag = "webhooks",
+    security(("bearer" = [])),
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "The webhook and its secret, shown this once", body = CreatedWebhook),
+        (status = 400, description = "Invalid fields (all reported at once)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn create(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    JsonBody(params): JsonBody<NewWebhook>,
+) -> Result<Response> {
+    let admin = user.require(Role::Admin)?;
+    let (row, secret) = webhooks::Model::create(&ctx.db, admin, &params).await?;
+    tracing::info!(admin = %admin.pid, webhook = %row.pid, url = %row.url, "webhook created");
+    format::render()
+        .status(StatusCode::CREATED)
+        .json(CreatedWebhook {
+            webhook: WebhookResponse::from(&row),
+            secret,
+        })
+}
+
+/// List webhooks, newest first.
+#[utoipa::path(get, path = "/api/webhooks", tag = "webhooks",
+    security(("bearer" = [])),
+    params(
+        ("page" = Option<u64>, Query, description = "Page number, from 1"),
+        ("page_size" = Option<u64>, Query, description = "Items per page (default 10, max 500)"),
+    ),
+    responses(
+        (status = 200, description = "A page of webhooks", body = Page<WebhookResponse>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn list(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    page: PageParams,
+) -> Result<Response> {
+    user.require(Role::Admin)?;
+    by_page(&page)?;
+    let (items, count) = webhooks::Model::list_page(&ctx.db, page.page, page.page_size).await?;
+    let results = items.iter().map(WebhookResponse::from).collect();
+    format::json(page.page(results, count))
+}
+
+/// Read one webhook, with whether it is disabled and why.
+#[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Webhook id (UUID)")),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn show(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    user.require(Role::Admin)?;
+    let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
+    format::json(WebhookResponse::from(&hook))
+}
+
+/// Change a webhook. `"enabled": true` re-enables a disabled one: its
+/// failure count is cleared and its pending deliveries go out.
+#[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Webhook id (UUID)")),
+    request_body = WebhookChange,
+    responses(
+        (status = 200, description = "The changed webhook", body = WebhookResponse),
+        (status = 400, description = "Invalid fields", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn update(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+    JsonBody(change): JsonBody<WebhookChange>,
+) -> Result<Response> {
+    let admin = user.require(Role::Admin)?;
+    let hook = webhooks::Model::find_by_pid(&ctx.db, &id)
+        .await?
+        .change(&ctx.db, &change)
+        .await?;
+    tracing::info!(admin = %admin.pid, webhook = %hook.pid, enabled = hook.enabled, "webhook changed");
+    if hook.enabled {
+        if let Ok(sweeper) = crate::workers::webhooks::Sweeper::get(&ctx) {
+            sweeper.poke();
+        }
+    }
+    format::json(WebhookResponse::from(&hook))
+}
+
+/// Delete a webhook and its delivery log.
+#[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Webhook id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn remove(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let admin = user.require(Role::Admin)?;
+    let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
+    let pid = hook.pid;
+    hook.remove(&ctx.db).await?;
+    tracing::info!(admin = %admin.pid, webhook = %pid, "webhook deleted");
+    format::render().status(StatusCode::NO_CONTENT).empty()
+}
+
+/// A webhook's deliveries, newest first: status, attempts, last error.
+#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Webhook id (UUID)"),
+        ("page" = Option<u64>, Query, description = "Page number, from 1"),
+        ("page_size" = Option<u64>, Query, description = "Items per page (default 10, max 500)"),
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries", body = Page<DeliveryResponse>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+#[debug_handler]
+async fn deliveries(
+    user: CurrentUser,
+    State(ctx): State<AppContext>,
+    Path(id): Path<String>,
+    page: PageParams,
+) -> Result<Response> {
+    user.require(Role::Admin)?;
+    by_page(&page)?;
+    let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
+    let (items, count) = hook.deliveries(&ctx.db, page.page, page.page_size).await?;
+    let results = items.iter().map(DeliveryResponse::from).collect();
+    format::json(page.page(results, count))
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .prefix("/api/webhooks")
+        .add("/", get(list).post(create))
+        .add("/{id}", get(show).patch(update).delete(remove))
+        .add("/{id}/deliveries", get(deliveries))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, show, update, remove, deliveries))]
+pub struct WebhooksApi;

@@ -1,0 +1,240 @@
+//! Webhook delivery. The delivery rows (`models::webhooks`) hold the durable
+//! state; a sweep per process takes the due ones and hands each to
+//! [`WebhookDelivery`], a Loco background worker that makes one signed POST
+//! and records its outcome (which schedules the retry, with backoff, or
+//! gives up). Loco's queues do not retry a failed job, so the worker records
+//! a failed POST and returns `Ok`; the next sweep after the backoff enqueues
+//! the delivery again. A crash mid-attempt leaves the delivery leased, and it
+//! is retried when the lease runs out: at least once.
+use std::{sync::Arc, time::Duration};
+
+use axum::http::{Request, Uri};
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use loco_rs::prelude::*;
+use serde::{Deserialize, Serialize};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+    sync::Notify,
+};
+use tokio_rustls::{
+    rustls::{pki_types::ServerName, ClientConfig, RootCertStore},
+    TlsConnector,
+};
+
+use crate::{models::webhooks::Attempt, settings::Settings};
+
+/// Deliveries taken per sweep.
+const SWEEP_BATCH: u64 = 100;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliveryArgs {
+    pub delivery_id: i64,
+}
+
+/// One attempt at one delivery.
+pub struct WebhookDelivery {
+    ctx: AppContext,
+}
+
+#[async_trait]
+impl BackgroundWorker<DeliveryArgs> for WebhookDelivery {
+    fn build(ctx: &AppContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+
+    async fn perform(&self, args: DeliveryArgs) -> Result<()> {
+        let settings = Settings::get(&self.ctx);
+        let policy = &settings.webhooks;
+        let Some(attempt) = Attempt::load(&self.ctx.db, args.delivery_id).await? else {
+            // Delivered meanwhile, or its webhook was disabled or deleted.
+            return Ok(());
+        };
+        let headers = attempt.headers(Utc::now().timestamp());
+        let outcome = post(
+            &attempt.webhook.url,
+            &headers,
+            attempt.body.clone(),
+            Duration::from_millis(policy.timeout_ms),
+        )
+        .await;
+        if let Err(error) = &outcome {
+            tracing::info!(webhook = %attempt.webhook.pid, delivery = %attempt.delivery.pid, %error, "webhook attempt failed");
+        }
+        attempt
+            .record(&self.ctx.db, outcome, policy, Utc::now())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Wakes the sweep when the dispatcher has created deliveries.
+pub struct Sweeper {
+    wake: Arc<Notify>,
+}
+
+impl Sweeper {
+    /// The sweep started by `App::after_context`.
+    ///
+    /// # Errors
+    /// When the app was built without one.
+    pub fn get(ctx: &AppContext) -> Result<Arc<Self>> {
+        ctx.shared_store
+            .get::<Arc<Self>>()
+            .ok_or_else(|| Error::string("webhook sweep not started"))
+    }
+
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    #[must_use]
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Starts the sweep: every `sweep_ms`, or when poked, the due deliveries
+    /// are leased and enqueued as [`WebhookDelivery`] jobs.
+    #[must_use]
+    pub fn start(ctx: AppContext, settings: &Settings) -> Arc<Self> {
+        let this = Arc::new(Self {
+            wake: Arc::new(Notify::new()),
+        });
+        let wake = this.wake.clone();
+        let every = Duration::from_millis(settings.webhooks.sweep_ms.max(1));
+        // The lease outlasts an attempt, so a delivery is never sent twice
+        // at once; after a crash it is retried when the lease ends.
+        let lease = chrono::Duration::milliseconds(
+            i64::try_from(settings.webhooks.timeout_ms.saturating_mul(3) + 5_000)
+                .unwrap_or(i64::MAX),
+        );
+        tokio::spawn(async move {
+            loop {
+                match sweep_once(&ctx, lease).await {
+                    Ok(n) if n as u64 == SWEEP_BATCH => continue,
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "webhook sweep failed; retrying"),
+                }
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+        this
+    }
+}
+
+/// Enqueues the due deliveries; returns how many.
+///
+/// # Errors
+/// Database or queue errors.
+pub async fn sweep_once(ctx: &AppContext, lease: chrono::Duration) -> Result<usize> {
+    let ids = crate::models::webhooks::claim_due(&ctx.db, SWEEP_BATCH, lease).await?;
+    let n = ids.len();
+    if n > 0 {
+        WebhookDelivery::perform_all_later(
+            ctx,
+            ids.into_iter()
+                .map(|delivery_id| DeliveryArgs { delivery_id })
+                .collect(),
+        )
+        .await?;
+    }
+    Ok(n)
+}
+
+fn tls() -> TlsConnector {
+    static CONFIG: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        Arc::new(
+            ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap_or_else(|_| unreachable!("ring supports the default versions"))
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    });
+    TlsConnector::from(config.clone())
+}
+
+async fn send<S>(stream: S, req: Request<Full<Bytes>>) -> std::result::Result<u16, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
+    let driver = tokio::spawn(conn);
+    let response = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("request failed: {e}"));
+    let status = match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            // Read (and drop) the answer so the receiver sees a clean close.
+            let _ = response.into_body().collect().await;
+            Ok(status)
+        }
+        Err(e) => Err(e),
+    };
+    driver.abort();
+    status
+}
+
+/// POSTs `body` to `url` with `headers`; the HTTP status, or why there is
+/// none (connection refused, TLS, timeout).
+///
+/// # Errors
+/// A description of the failure.
+pub async fn post(
+    url: &str,
+    headers: &[(&'static str, String)],
+    body: String,
+    timeout: Duration,
+) -> std::result::Result<u16, String> {
+    let uri: Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    let https = uri.scheme_str() == Some("https");
+    let host = uri.host().ok_or("URL has no host")?.to_string();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let mut req = Request::post(uri.path_and_query().map_or("/", |pq| pq.as_str())).header(
+        "host",
+        uri.authority().map_or(host.as_str(), |a| a.as_str()),
+    );
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("bad request: {e}"))?;
+    let attempt = async {
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let tcp = TcpStream::connect((bare.as_str(), port))
+            .await
+            .map_err(|e| format!("connect to {host}:{port} failed: {e}"))?;
+        if https {
+            let name = ServerName::try_from(bare).map_err(|e| format!("bad TLS name: {e}"))?;
+            let tls = tls()
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
+            send(tls, req).await
+        } else {
+            send(tcp, req).await
+        }
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
+}
