@@ -130,11 +130,21 @@ impl Hooks for App {
             settings.alert_threshold,
             Some(feed.waker()),
         )));
-        let sweeper = Sweeper::start(ctx.clone(), &settings);
-        dispatcher::start(ctx.db.clone(), feed.clone(), Some(sweeper.waker()));
-        ctx.shared_store.insert(sweeper);
         ctx.shared_store.insert(feed);
         Ok(ctx)
+    }
+
+    /// The outbox dispatcher and the webhook sweep run in the process that
+    /// serves (or works), once: not in tasks, and not in the extra context
+    /// Loco's CLI builds before the app's own, where a second dispatcher
+    /// would take envelopes to a feed nobody follows.
+    async fn before_run(ctx: &AppContext) -> Result<()> {
+        let settings = Settings::get(ctx);
+        let feed = Feed::get(ctx)?;
+        let sweeper = Sweeper::start(ctx.clone(), &settings);
+        dispatcher::start(ctx.db.clone(), feed, Some(sweeper.waker()));
+        ctx.shared_store.insert(sweeper);
+        Ok(())
     }
 
     fn routes(_ctx: &AppContext) -> AppRoutes {

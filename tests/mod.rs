@@ -1,4 +1,5 @@
 mod models;
+mod process;
 pub mod requests;
 mod support;
 mod tasks;

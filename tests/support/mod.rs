@@ -15,14 +15,14 @@ use loco_rs::{
 use sea_orm::{ConnectionTrait, Database};
 use vigil::app::App;
 
-enum TestDb {
+pub enum TestDb {
     Postgres { root: String, name: String },
     Sqlite { dir: PathBuf },
 }
 
 impl TestDb {
     /// Creates an empty database next to the configured one; returns its URL.
-    async fn create(configured: &str) -> (Self, String) {
+    pub async fn create(configured: &str) -> (Self, String) {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         if configured.starts_with("postgres") {
             let without_query = configured.split('?').next().unwrap_or(configured);
