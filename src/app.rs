@@ -25,6 +25,7 @@ use crate::{
     tasks,
     workers::{
         dispatcher::{self, Feed},
+        fanout::Fanout,
         webhooks::{Sweeper, WebhookDelivery},
     },
 };
@@ -142,7 +143,15 @@ impl Hooks for App {
         let settings = Settings::get(ctx);
         let feed = Feed::get(ctx)?;
         let sweeper = Sweeper::start(ctx.clone(), &settings);
-        dispatcher::start(ctx.db.clone(), feed, Some(sweeper.waker()));
+        let fanout = if settings.redis_url.is_empty() {
+            None
+        } else {
+            let fanout = Arc::new(Fanout::new(&settings.redis_url, &settings.redis_channel)?);
+            fanout.start_subscriber(feed.clone());
+            ctx.shared_store.insert(fanout.clone());
+            Some(fanout)
+        };
+        dispatcher::start(ctx.db.clone(), feed, Some(sweeper.waker()), fanout);
         ctx.shared_store.insert(sweeper);
         Ok(())
     }

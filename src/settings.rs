@@ -111,8 +111,19 @@ const fn default_sweep() -> u64 {
     1_000
 }
 
+fn default_redis_channel() -> String {
+    "vigil:envelopes".to_string()
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
+    /// Redis for multi-instance fan-out of the live feed (`REDIS_URL`);
+    /// empty: this instance's feed shows what this instance dispatches.
+    #[serde(default)]
+    pub redis_url: String,
+    /// The Redis channel the instances of one deployment share.
+    #[serde(default = "default_redis_channel")]
+    pub redis_channel: String,
     #[serde(default)]
     pub webhooks: WebhookSettings,
     /// Events at or above this severity become alerts.
@@ -147,6 +158,8 @@ impl Default for Settings {
             refresh_token_ttl_seconds: default_refresh_ttl(),
             login_throttle: LoginThrottle::default(),
             webhooks: WebhookSettings::default(),
+            redis_url: String::new(),
+            redis_channel: default_redis_channel(),
             public_url: String::new(),
             feed_ping_seconds: default_feed_ping(),
             feed_buffer: default_feed_buffer(),

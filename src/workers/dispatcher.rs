@@ -13,6 +13,7 @@ use loco_rs::prelude::*;
 use tokio::sync::{broadcast, Notify};
 use uuid::Uuid;
 
+use super::fanout::Fanout;
 use crate::models::outbox_envelopes;
 
 /// Envelopes per dispatch transaction.
@@ -86,19 +87,25 @@ impl Feed {
         self.wake.notify_one();
     }
 
-    fn publish(&self, row: &outbox_envelopes::Model) {
+    /// Hands an envelope to this process's subscribers.
+    pub fn send(&self, delivered: Delivered) {
         // No subscriber is not an error: the envelope is still delivered
         // (and can be replayed with `?after=`).
-        let _ = self.tx.send(Arc::new(Delivered::from(row)));
+        let _ = self.tx.send(Arc::new(delivered));
     }
 }
 
 /// Starts the dispatcher for `db`, publishing to `feed` and waking
 /// `webhooks` when it created webhook deliveries.
-pub fn start(db: DatabaseConnection, feed: Arc<Feed>, webhooks: Option<Arc<Notify>>) {
+pub fn start(
+    db: DatabaseConnection,
+    feed: Arc<Feed>,
+    webhooks: Option<Arc<Notify>>,
+    fanout: Option<Arc<Fanout>>,
+) {
     tokio::spawn(async move {
         loop {
-            match dispatch_once(&db, &feed, webhooks.as_deref()).await {
+            match dispatch_once(&db, &feed, webhooks.as_deref(), fanout.as_deref()).await {
                 // A full batch: more may be waiting.
                 Ok(n) if n as u64 == BATCH => continue,
                 Ok(_) => {}
@@ -113,7 +120,8 @@ pub fn start(db: DatabaseConnection, feed: Arc<Feed>, webhooks: Option<Arc<Notif
 }
 
 /// Delivers up to `BATCH` pending envelopes: publishes them to the live feed
-/// and creates their webhook deliveries; returns how many.
+/// (through Redis to every instance's, when `fanout` is up) and creates
+/// their webhook deliveries; returns how many.
 ///
 /// # Errors
 /// Database errors (nothing is marked then; the next pass retries).
@@ -121,6 +129,7 @@ pub async fn dispatch_once(
     db: &DatabaseConnection,
     feed: &Feed,
     webhooks: Option<&Notify>,
+    fanout: Option<&Fanout>,
 ) -> Result<usize> {
     let _writer = crate::models::sqlite_write_lock(db).await;
     let txn = db.begin().await?;
@@ -129,8 +138,15 @@ pub async fn dispatch_once(
         txn.rollback().await?;
         return Ok(0);
     }
-    for row in &rows {
-        feed.publish(row);
+    let batch: Vec<Delivered> = rows.iter().map(Delivered::from).collect();
+    let shared = match fanout {
+        Some(fanout) => fanout.publish(&batch).await,
+        None => false,
+    };
+    if !shared {
+        for delivered in batch {
+            feed.send(delivered);
+        }
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let hooked = crate::models::webhooks::enqueue(&txn, &rows).await?;

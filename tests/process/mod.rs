@@ -1,6 +1,7 @@
 //! Tests that run the real `vigil-cli start` as a child process (killed with
 //! SIGKILL, or run twice side by side) and talk to it over sockets.
 mod crash;
+mod two_instances;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -61,7 +62,8 @@ pub struct Client {
 
 impl Server {
     /// Starts the server on `db` (migrating it) and waits for `/_ping`.
-    pub async fn start(db: &str, port: u16, redis: Option<&str>) -> Self {
+    /// `redis`: the Redis URL and channel for multi-instance fan-out.
+    pub async fn start(db: &str, port: u16, redis: Option<(&str, &str)>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-cli"));
         cmd.arg("start")
             .env("LOCO_ENV", "development")
@@ -70,10 +72,11 @@ impl Server {
             .env("BINDING", "127.0.0.1")
             .env("LOG_LEVEL", "error")
             .env_remove("REDIS_URL")
+            .env_remove("REDIS_CHANNEL")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        if let Some(redis) = redis {
-            cmd.env("REDIS_URL", redis);
+        if let Some((url, channel)) = redis {
+            cmd.env("REDIS_URL", url).env("REDIS_CHANNEL", channel);
         }
         let child = cmd.spawn().expect("spawn vigil-cli start");
         let mut server = Self {

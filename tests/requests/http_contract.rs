@@ -93,14 +93,21 @@ async fn paths_answer_with_or_without_trailing_slash() {
 
 #[tokio::test]
 async fn probes_report_process_and_database() {
-    crate::support::request(|request, _ctx| async move {
+    crate::support::request(|request, ctx| async move {
         let r = request.get("/_ping").await;
         assert_eq!(r.status_code(), 200);
         assert_eq!(r.json::<Value>()["status"], "ok");
+        let redis = !vigil::settings::Settings::get(&ctx).redis_url.is_empty();
         for path in ["/_health", "/ready"] {
             let r = request.get(path).await;
             assert_eq!(r.status_code(), 200, "{path}");
-            assert_eq!(r.json::<Value>()["database"], "ok");
+            let body: Value = r.json();
+            assert_eq!(body["database"], "ok");
+            if !redis {
+                // Without Redis there is nothing to degrade.
+                assert_eq!(body["redis"], "not_configured");
+                assert_eq!(body["status"], "ok");
+            }
         }
     })
     .await;

@@ -134,6 +134,14 @@ pub async fn boot() -> TestApp {
         .expect("load config/test.yaml");
     let (db, url) = TestDb::create(&config.database.uri).await;
     config.database.uri = url;
+    // With REDIS_URL set, each test app gets a channel of its own, as each
+    // deployment would, so parallel tests do not see each other's envelopes.
+    if let Some(settings) = config.settings.as_mut().and_then(|s| s.as_object_mut()) {
+        settings.insert(
+            "redis_channel".into(),
+            format!("vigil:test:{}", uuid::Uuid::new_v4().simple()).into(),
+        );
+    }
     let boot = App::boot(StartMode::ServerOnly, &Environment::Test, config)
         .await
         .expect("boot app");
