@@ -7,6 +7,7 @@ mod m20261123_000003_login_throttles;
 mod m20261123_000004_alerts_and_events;
 mod m20261123_000005_tallies;
 mod m20261123_000006_outbox_pending;
+mod m20261124_000007_log_cursors;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_alerts_and_events::Migration),
             Box::new(m20261123_000005_tallies::Migration),
             Box::new(m20261123_000006_outbox_pending::Migration),
+            Box::new(m20261124_000007_log_cursors::Migration),
             // inject-above (do not remove this comment)
         ]
     }

@@ -6,6 +6,7 @@ pub mod events;
 pub mod idempotency_keys;
 pub mod ingest_writer;
 pub mod listing;
+pub mod log_cursors;
 pub mod login_throttles;
 pub mod outbox_envelopes;
 pub mod refresh_tokens;
