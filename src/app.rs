@@ -17,8 +17,8 @@ use std::{path::Path, sync::Arc};
 use crate::{
     controllers,
     models::_entities::{
-        alert_histories, alerts, events, idempotency_keys, login_throttles, outbox_envelopes,
-        refresh_tokens, tallies, users,
+        alert_histories, alerts, events, idempotency_keys, log_cursors, login_throttles,
+        outbox_envelopes, refresh_tokens, tallies, users,
     },
     models::ingest_writer::IngestWriter,
     settings::Settings,
@@ -120,13 +120,15 @@ impl Hooks for App {
             ctx.db = connect_sqlite(&ctx.config.database).await?;
         }
         let settings = Settings::from_config(&ctx.config)?;
+        // Compiled once; a bad operator rules file stops the start, named.
+        ctx.shared_store
+            .insert(Arc::new(settings.detection.rules()?));
         let feed = Arc::new(Feed::new(settings.feed_buffer));
         ctx.shared_store.insert(Arc::new(IngestWriter::start(
             ctx.db.clone(),
             settings.alert_threshold,
             Some(feed.waker()),
         )));
-        dispatcher::start(ctx.db.clone(), feed.clone());
         ctx.shared_store.insert(feed);
         ctx.shared_store.insert(Arc::new(settings));
         Ok(ctx)
@@ -138,6 +140,7 @@ impl Hooks for App {
             .add_route(controllers::auth::routes())
             .add_route(controllers::users::routes())
             .add_route(controllers::events::routes())
+            .add_route(controllers::ingest::routes())
             .add_route(controllers::alerts::routes())
             .add_route(controllers::stats::routes())
             .add_route(controllers::live::routes())
@@ -147,7 +150,12 @@ impl Hooks for App {
         Ok(controllers::docs::router())
     }
 
-    async fn after_routes(router: AxumRouter, _ctx: &AppContext) -> Result<AxumRouter> {
+    async fn after_routes(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
+        // Only a process that serves delivers the outbox: its live-feed
+        // subscribers are here. A CLI task (ingest_log following a file for
+        // days) must leave its envelopes to the server, not mark them
+        // delivered to nobody.
+        dispatcher::start(ctx.db.clone(), Feed::get(ctx)?);
         Ok(controllers::middleware::wrap(router))
     }
 
@@ -158,12 +166,14 @@ impl Hooks for App {
     #[allow(unused_variables)]
     fn register_tasks(tasks: &mut Tasks) {
         tasks.register(tasks::purge_events::PurgeEvents);
+        tasks.register(tasks::ingest_log::IngestLog);
         // tasks-inject (do not remove)
         tasks.register(tasks::create_admin::CreateAdmin);
     }
 
     async fn truncate(ctx: &AppContext) -> Result<()> {
         truncate_table(&ctx.db, tallies::Entity).await?;
+        truncate_table(&ctx.db, log_cursors::Entity).await?;
         truncate_table(&ctx.db, idempotency_keys::Entity).await?;
         truncate_table(&ctx.db, outbox_envelopes::Entity).await?;
         truncate_table(&ctx.db, alert_histories::Entity).await?;

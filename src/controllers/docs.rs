@@ -11,8 +11,8 @@ use utoipa_redoc::{Redoc, Servable};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, live::LiveApi,
-    stats::StatsApi, users::UsersApi,
+    alerts::AlertsApi, auth::AuthApi, events::EventsApi, health::HealthApi, ingest::IngestApi,
+    live::LiveApi, stats::StatsApi, users::UsersApi,
 };
 
 struct SecuritySchemes;
@@ -51,6 +51,7 @@ Every path answers with or without a trailing slash.",
         (name = "users", description = "Account administration (ADMIN)"),
         (name = "events", description = "Event ingestion and listing"),
         (name = "alerts", description = "Alerts and their lifecycle"),
+        (name = "detection", description = "Access logs scored by the detection rules; detections become events"),
         (name = "operations", description = "Statistics and health probes"),
     )
 )]
@@ -63,6 +64,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(AuthApi::openapi());
     doc.merge(UsersApi::openapi());
     doc.merge(EventsApi::openapi());
+    doc.merge(IngestApi::openapi());
     doc.merge(AlertsApi::openapi());
     doc.merge(StatsApi::openapi());
     doc.merge(HealthApi::openapi());

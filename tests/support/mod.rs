@@ -149,3 +149,26 @@ where
     let app = boot().await;
     callback(app.server(), app.ctx()).await;
 }
+
+/// An app context as a CLI task gets it (`create_context`: no router, so
+/// nothing that only a serving process runs), on a fresh, migrated database.
+pub struct TaskContext {
+    pub ctx: AppContext,
+    _db: TestDb,
+}
+
+pub async fn task_context() -> TaskContext {
+    use migration::MigratorTrait;
+    let mut config = App::load_config(&Environment::Test)
+        .await
+        .expect("load config/test.yaml");
+    let (db, url) = TestDb::create(&config.database.uri).await;
+    config.database.uri = url;
+    let ctx = loco_rs::boot::create_context::<App>(&Environment::Test, config)
+        .await
+        .expect("task context");
+    migration::Migrator::up(&ctx.db, None)
+        .await
+        .expect("migrate");
+    TaskContext { ctx, _db: db }
+}
