@@ -1,3 +1,4 @@
+mod detection;
 mod models;
 pub mod requests;
 mod support;
