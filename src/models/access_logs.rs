@@ -48,7 +48,8 @@ pub struct Counts {
     pub low: u64,
 }
 
-/// One malformed line: its number in the stream and why.
+/// One malformed line: its number in the stream (blank lines included,
+/// from 1) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
     pub line: u64,
@@ -90,6 +91,8 @@ pub struct LogIngest {
     alerts: HashSet<i64>,
     counts: Counts,
     errors: Vec<LineError>,
+    /// Lines seen, blank ones included: the number a reader finds it at.
+    line_no: u64,
 }
 
 impl LogIngest {
@@ -105,6 +108,7 @@ impl LogIngest {
             alerts: HashSet::new(),
             counts: Counts::default(),
             errors: Vec::new(),
+            line_no: 0,
         }
     }
 
@@ -122,6 +126,7 @@ impl LogIngest {
     /// Scores one line (blank lines are skipped and not counted). Returns
     /// whether a batch of events is ready to [`Self::flush`].
     pub fn push_line(&mut self, text: &str, now: DateTime<Utc>) -> bool {
+        self.line_no += 1;
         if text.trim().is_empty() {
             return false;
         }
@@ -146,7 +151,7 @@ impl LogIngest {
                 self.counts.malformed += 1;
                 if self.errors.len() < REPORTED_ERRORS {
                     self.errors.push(LineError {
-                        line: self.counts.lines,
+                        line: self.line_no,
                         reason: e.to_string(),
                     });
                 }
@@ -157,11 +162,12 @@ impl LogIngest {
 
     /// Counts a line too long to keep (the file reader drops it).
     pub fn push_oversized(&mut self) {
+        self.line_no += 1;
         self.counts.lines += 1;
         self.counts.malformed += 1;
         if self.errors.len() < REPORTED_ERRORS {
             self.errors.push(LineError {
-                line: self.counts.lines,
+                line: self.line_no,
                 reason: crate::detection::parse::ParseError::TooLong.to_string(),
             });
         }
@@ -336,7 +342,7 @@ mod tests {
         assert_eq!(
             i.errors(),
             [LineError {
-                line: 2,
+                line: 3,
                 reason: "client is not an IPv4 or IPv6 address".to_string()
             }]
         );

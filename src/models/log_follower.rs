@@ -5,8 +5,10 @@
 //!
 //! A position is the byte after the last line handled, with the file's
 //! identity: device, inode and a digest of its first line. It is saved in
-//! the transaction that stores the events of the lines before it, so a line
-//! is never handled twice and never skipped, crash or not:
+//! the transaction that stores the events of the lines before it (when a
+//! batch of detections is full, at the end of what the file holds, and
+//! every two seconds while a long file is read), so a line is never handled
+//! twice and never skipped, crash or not:
 //!
 //! - same identity, file at least as long: resume there;
 //! - same identity, shorter or another first line: truncated, read again
@@ -40,6 +42,10 @@ use crate::detection::parse::MAX_LINE;
 
 /// Bytes read from the file at a time.
 const CHUNK: usize = 1 << 20;
+/// While a long file is being read, its position is saved at least this
+/// often (and whenever detections are stored, and at its end), so a
+/// restart re-reads little of it.
+const SAVE_EVERY: Duration = Duration::from_secs(2);
 
 /// How to read.
 #[derive(Debug, Clone)]
@@ -201,6 +207,7 @@ pub struct LogFollower {
     correlation_id: String,
     /// What was last saved, to skip saving the same position again.
     saved: Option<Position>,
+    saved_at: Instant,
     files: u32,
 }
 
@@ -227,6 +234,7 @@ impl LogFollower {
             writer,
             correlation_id,
             saved: None,
+            saved_at: Instant::now(),
             files: 0,
         })
     }
@@ -253,6 +261,8 @@ impl LogFollower {
                     idle = 0;
                     continue;
                 }
+                // At the end of what there is: store it all.
+                self.save(r).await?;
             }
             if self.look_at_path(&mut current, opts.follow).await? {
                 idle = 0;
@@ -413,7 +423,9 @@ impl LogFollower {
         } else {
             r.partial = rest.to_vec();
         }
-        self.save(r).await?;
+        if self.saved_at.elapsed() >= SAVE_EVERY {
+            self.save(r).await?;
+        }
         Ok(true)
     }
 
@@ -494,6 +506,7 @@ impl LogFollower {
             .flush(&self.writer, &self.correlation_id, Some(position.clone()))
             .await?;
         self.saved = Some(position);
+        self.saved_at = Instant::now();
         Ok(())
     }
 

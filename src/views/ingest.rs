@@ -6,7 +6,7 @@ use crate::models::access_logs::{Counts, LineError};
 /// One malformed line of an upload.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MalformedLine {
-    /// Line number among the non-blank lines, from 1.
+    /// Line number in the upload (blank lines included), from 1.
     pub line: u64,
     pub reason: String,
 }

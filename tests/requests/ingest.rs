@@ -65,7 +65,7 @@ async fn an_upload_stores_its_detections_as_events_and_alerts() {
             r.json::<Value>(),
             json!({
                 "lines": 7, "parsed": 6, "malformed": 1, "events": 4, "alerts": 2, "low": 1,
-                "errors": [{"line": 7, "reason": "client is not an IPv4 or IPv6 address"}]
+                "errors": [{"line": 8, "reason": "client is not an IPv4 or IPv6 address"}]
             })
         );
 

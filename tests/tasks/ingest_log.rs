@@ -391,3 +391,32 @@ async fn a_task_process_leaves_envelopes_to_the_server_that_delivers_them() {
     }
     panic!("the server's dispatcher did not deliver");
 }
+
+#[tokio::test]
+async fn a_line_without_end_is_counted_once_and_skipped() {
+    let app = crate::support::boot().await;
+    let ctx = app.ctx();
+    let dir = Dir::new();
+    let log = dir.join("access.log");
+    append(&log, &lines(0..2));
+    let (stop, handle) = follow(&ctx, &log);
+    wait_for(&ctx, 2).await;
+    // 70 KiB and no line break yet: more than a line may hold.
+    append(&log, &"x".repeat(70 * 1024));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    append(&log, &format!("{}\n", "y".repeat(1024)));
+    append(&log, &lines(2..4));
+    wait_for(&ctx, 4).await;
+    stop.send(true).unwrap();
+    let summary = handle.await.unwrap();
+    assert_eq!(stored(&ctx).await, once(0..4));
+    let c = summary.counts;
+    assert_eq!((c.lines, c.parsed, c.malformed), (5, 4, 1));
+    assert_eq!(summary.errors.len(), 1);
+    assert_eq!(summary.errors[0].line, 3);
+    assert!(
+        summary.errors[0].reason.contains("longer than 64 KiB"),
+        "{:?}",
+        summary.errors
+    );
+}
