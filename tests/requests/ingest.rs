@@ -279,3 +279,132 @@ async fn uploads_are_refused_clearly() {
     })
     .await;
 }
+
+/// Boots with `settings.detection.rules_file` pointing at `rules`.
+async fn boot_with_rules(
+    rules: &str,
+) -> (loco_rs::Result<crate::support::TestApp>, std::path::PathBuf) {
+    let path = std::env::temp_dir().join(format!(
+        "vigil-rules-{}.yaml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, rules).unwrap();
+    let file = path.display().to_string();
+    let app = crate::support::boot_with(|config| {
+        let settings = config.settings.get_or_insert_with(|| json!({}));
+        settings["detection"]["rules_file"] = json!(file);
+    })
+    .await;
+    (app, path)
+}
+
+#[tokio::test]
+async fn the_operator_rules_file_adds_overrides_and_disables_rules() {
+    let (app, path) = boot_with_rules(
+        r"
+rules:
+  - name: WP_PROBE
+    score: 0.75
+    patterns: ['^/wp-(?:admin|login\.php)']
+  - name: SQL_INJECTION
+    score: 0.95
+    patterns: ['\bor\s+1=1\b']
+disable: [PATH_TRAVERSAL]
+",
+    )
+    .await;
+    let app = app.expect("boots with a valid operator file");
+    let (request, ctx) = (app.server(), app.ctx());
+    let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+    let body = [
+        line(
+            "192.0.2.1",
+            0,
+            "GET /wp-admin/setup-config.php HTTP/1.1",
+            404,
+            CHROME,
+        ),
+        line(
+            "192.0.2.2",
+            1,
+            "GET /item?id=1%20or%201=1 HTTP/1.1",
+            200,
+            CHROME,
+        ),
+        line("192.0.2.3", 2, "GET /.env HTTP/1.1", 404, CHROME),
+    ]
+    .join("\n");
+    let r = request
+        .post("/api/ingest/nginx?source=web")
+        .authorization_bearer(&token)
+        .text(body)
+        .await;
+    assert_eq!(r.json::<Value>()["events"], 2, "{}", r.text());
+    let stored: Vec<(String, String)> = events::Entity::find()
+        .order_by_asc(events::Column::Id)
+        .all(&ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event_type, e.severity))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("WP_PROBE".to_string(), "HIGH".to_string()),
+            ("SQL_INJECTION".to_string(), "CRITICAL".to_string()),
+        ]
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn a_bad_operator_rules_file_stops_the_start_naming_the_rule() {
+    let (app, path) = boot_with_rules("rules: [{name: BROKEN, score: 0.5, patterns: ['(']}]").await;
+    let err = app.err().expect("refused").to_string();
+    assert!(
+        err.contains("rules_file") && err.contains("BROKEN"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn a_large_upload_is_stored_in_batches_of_a_thousand() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let body: Vec<String> = (0..2_500)
+            .map(|i| {
+                line(
+                    "198.51.100.9",
+                    i / 60,
+                    &format!("GET /x?n={i}&f=../../etc/passwd HTTP/1.1"),
+                    404,
+                    "curl/8.5.0",
+                )
+            })
+            .collect();
+        let r = request
+            .post("/api/ingest/nginx?source=web")
+            .authorization_bearer(&token)
+            .text(body.join("\n"))
+            .await;
+        let counts: Value = r.json();
+        assert_eq!(
+            (counts["lines"].as_u64(), counts["events"].as_u64()),
+            (Some(2_500), Some(2_500)),
+            "{counts}"
+        );
+        assert_eq!(events::Entity::find().count(&ctx.db).await.unwrap(), 2_500);
+        // PATH_TRAVERSAL 0.60 is MEDIUM; from the 10th request over half are
+        // 404s (HIGH_ERROR_RATE, 0.65), and past 100 in the minute
+        // RATE_ANOMALY makes it 0.70, HIGH: those 2,400 open one alert.
+        assert_eq!(counts["alerts"], 1);
+        let alert = alerts::Entity::find().one(&ctx.db).await.unwrap().unwrap();
+        assert_eq!(
+            (alert.occurrences, alert.severity.as_str()),
+            (2_400, "HIGH")
+        );
+    })
+    .await;
+}

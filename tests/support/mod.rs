@@ -129,15 +129,21 @@ impl TestApp {
 
 /// Boots the app (test environment) on a fresh database.
 pub async fn boot() -> TestApp {
+    boot_with(|_| {}).await.expect("boot app")
+}
+
+/// Boots the app with `edit` applied to the test configuration.
+pub async fn boot_with(
+    edit: impl FnOnce(&mut loco_rs::config::Config),
+) -> loco_rs::Result<TestApp> {
     let mut config = App::load_config(&Environment::Test)
         .await
         .expect("load config/test.yaml");
     let (db, url) = TestDb::create(&config.database.uri).await;
     config.database.uri = url;
-    let boot = App::boot(StartMode::ServerOnly, &Environment::Test, config)
-        .await
-        .expect("boot app");
-    TestApp { boot, _db: db }
+    edit(&mut config);
+    let boot = App::boot(StartMode::ServerOnly, &Environment::Test, config).await?;
+    Ok(TestApp { boot, _db: db })
 }
 
 /// Runs `callback` with an HTTP client and the app context, on a fresh database.
