@@ -17,7 +17,7 @@ use std::{path::Path, sync::Arc};
 use crate::{
     controllers,
     models::_entities::{
-        alert_histories, alerts, api_keys, events, idempotency_keys, login_throttles,
+        alert_histories, alerts, api_keys, events, idempotency_keys, log_cursors, login_throttles,
         outbox_envelopes, refresh_tokens, tallies, users, webhook_deliveries, webhooks,
     },
     models::ingest_writer::IngestWriter,
@@ -125,6 +125,9 @@ impl Hooks for App {
         }
         let settings = Arc::new(Settings::from_config(&ctx.config)?);
         ctx.shared_store.insert(settings.clone());
+        // Compiled once; a bad operator rules file stops the start, named.
+        ctx.shared_store
+            .insert(Arc::new(settings.detection.rules()?));
         let feed = Arc::new(Feed::new(settings.feed_buffer));
         ctx.shared_store.insert(Arc::new(IngestWriter::start(
             ctx.db.clone(),
@@ -136,9 +139,10 @@ impl Hooks for App {
     }
 
     /// The outbox dispatcher and the webhook sweep run in the process that
-    /// serves (or works), once: not in tasks, and not in the extra context
-    /// Loco's CLI builds before the app's own, where a second dispatcher
-    /// would take envelopes to a feed nobody follows.
+    /// serves (or works), once: not in the extra context Loco's CLI builds
+    /// before the app's own, where a second dispatcher would take envelopes
+    /// to a feed nobody follows, and not in tasks (`ingest_log` following a
+    /// file for days leaves its envelopes to the server).
     async fn before_run(ctx: &AppContext) -> Result<()> {
         let settings = Settings::get(ctx);
         let feed = Feed::get(ctx)?;
@@ -162,6 +166,7 @@ impl Hooks for App {
             .add_route(controllers::auth::routes())
             .add_route(controllers::users::routes())
             .add_route(controllers::events::routes())
+            .add_route(controllers::ingest::routes())
             .add_route(controllers::alerts::routes())
             .add_route(controllers::stats::routes())
             .add_route(controllers::live::routes())
@@ -185,6 +190,7 @@ impl Hooks for App {
     #[allow(unused_variables)]
     fn register_tasks(tasks: &mut Tasks) {
         tasks.register(tasks::purge_events::PurgeEvents);
+        tasks.register(tasks::ingest_log::IngestLog);
         // tasks-inject (do not remove)
         tasks.register(tasks::create_admin::CreateAdmin);
     }
@@ -194,6 +200,7 @@ impl Hooks for App {
         truncate_table(&ctx.db, webhooks::Entity).await?;
         truncate_table(&ctx.db, api_keys::Entity).await?;
         truncate_table(&ctx.db, tallies::Entity).await?;
+        truncate_table(&ctx.db, log_cursors::Entity).await?;
         truncate_table(&ctx.db, idempotency_keys::Entity).await?;
         truncate_table(&ctx.db, outbox_envelopes::Entity).await?;
         truncate_table(&ctx.db, alert_histories::Entity).await?;

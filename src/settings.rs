@@ -115,6 +115,60 @@ fn default_redis_channel() -> String {
     "vigil:envelopes".to_string()
 }
 
+const fn default_max_tracked_clients() -> usize {
+    10_000
+}
+const fn default_event_batch() -> usize {
+    1_000
+}
+const fn default_follow_poll_ms() -> u64 {
+    500
+}
+
+/// Detection from access logs (SPEC §7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detection {
+    /// An operator rules file read on top of the built-in rules (same
+    /// format): overrides by name, additions, `disable:`. Empty for none.
+    #[serde(default)]
+    pub rules_file: String,
+    /// Client addresses one log stream's windows track at most (about
+    /// 1 KiB each); beyond, the least recently seen are forgotten.
+    #[serde(default = "default_max_tracked_clients")]
+    pub max_tracked_clients: usize,
+    /// Detections stored per write (one transaction).
+    #[serde(default = "default_event_batch")]
+    pub event_batch: usize,
+    /// How often `ingest_log follow:true` looks at the file, milliseconds.
+    #[serde(default = "default_follow_poll_ms")]
+    pub follow_poll_ms: u64,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Self {
+            rules_file: String::new(),
+            max_tracked_clients: default_max_tracked_clients(),
+            event_batch: default_event_batch(),
+            follow_poll_ms: default_follow_poll_ms(),
+        }
+    }
+}
+
+impl Detection {
+    /// The compiled rules: built-in, with the operator file on top.
+    ///
+    /// # Errors
+    /// An unreadable operator file or an invalid rule, named.
+    pub fn rules(&self) -> Result<crate::detection::rules::Rules> {
+        let path = (!self.rules_file.trim().is_empty())
+            .then(|| std::path::Path::new(self.rules_file.trim()));
+        crate::detection::rules::Rules::load(path)
+            .map_err(|e| Error::string(&format!("settings.detection.rules_file: {e}")))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     /// Redis for multi-instance fan-out of the live feed (`REDIS_URL`);
@@ -148,6 +202,8 @@ pub struct Settings {
     /// (code 4008).
     #[serde(default = "default_feed_buffer")]
     pub feed_buffer: usize,
+    #[serde(default)]
+    pub detection: Detection,
 }
 
 impl Default for Settings {
@@ -163,6 +219,7 @@ impl Default for Settings {
             public_url: String::new(),
             feed_ping_seconds: default_feed_ping(),
             feed_buffer: default_feed_buffer(),
+            detection: Detection::default(),
         }
     }
 }

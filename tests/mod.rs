@@ -1,3 +1,4 @@
+mod detection;
 mod models;
 mod process;
 pub mod requests;

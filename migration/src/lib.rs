@@ -9,6 +9,7 @@ mod m20261123_000005_tallies;
 mod m20261123_000006_outbox_pending;
 mod m20261123_000007_api_keys;
 mod m20261123_000008_webhooks;
+mod m20261124_000007_log_cursors;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_outbox_pending::Migration),
             Box::new(m20261123_000007_api_keys::Migration),
             Box::new(m20261123_000008_webhooks::Migration),
+            Box::new(m20261124_000007_log_cursors::Migration),
             // inject-above (do not remove this comment)
         ]
     }

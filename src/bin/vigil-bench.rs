@@ -8,6 +8,20 @@
 //! Phases: single-event ingestion (HIGH events, so the alert path runs),
 //! batch ingestion (which also loads `--load` events), then listing alerts:
 //! the first page and a deep cursor page. With `--pid`, the server's peak RSS.
+//!
+//! Access-log detection (no server needed):
+//!
+//! ```sh
+//! vigil-bench gen-log --lines 1000000 --out /tmp/access.log [--attack-per-mille 10] [--clients 50000] [--seed 7]
+//! vigil-bench detect --file /tmp/access.log [--rules FILE] [--max-clients 10000] [--rounds 3]
+//! ```
+//!
+//! `detect` parses and scores every line on one thread and prints lines/s;
+//! `gen-log` writes the synthetic log (ordinary traffic plus a share of
+//! attacks) that `detect` and `vigil-cli task ingest_log` read.
+#[path = "vigil-bench/logs.rs"]
+mod logs;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -218,8 +232,59 @@ fn rss(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")? / 1024, field("VmHWM:")? / 1024))
 }
 
-#[tokio::main]
-async fn main() {
+/// `--name value` pairs after a subcommand.
+fn options(args: &[String]) -> std::collections::HashMap<String, String> {
+    args.chunks(2)
+        .filter_map(|p| match p {
+            [k, v] if k.starts_with("--") => {
+                Some((k.trim_start_matches("--").to_string(), v.clone()))
+            }
+            _ => {
+                eprintln!("ignoring {p:?}");
+                None
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("gen-log") => {
+            let o = options(&args[1..]);
+            let num = |k: &str, d: usize| o.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+            let out = o
+                .get("out")
+                .map_or_else(|| "access.log".into(), std::path::PathBuf::from);
+            logs::gen_log(
+                &out,
+                num("lines", 1_000_000),
+                num("attack-per-mille", 10),
+                num("clients", 50_000),
+                num("seed", 7) as u64,
+            );
+        }
+        Some("detect") => {
+            let o = options(&args[1..]);
+            let num = |k: &str, d: usize| o.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+            let file = o
+                .get("file")
+                .map_or_else(|| "access.log".into(), std::path::PathBuf::from);
+            let rules = o.get("rules").map(std::path::PathBuf::from);
+            logs::detect(
+                &file,
+                rules.as_ref(),
+                num("max-clients", 10_000),
+                num("rounds", 3),
+            );
+        }
+        _ => tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(http_bench()),
+    }
+}
+
+async fn http_bench() {
     let args = parse_args();
     let token = match &args.token {
         Some(t) => t.clone(),

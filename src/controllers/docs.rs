@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
     alerts::AlertsApi, api_keys::ApiKeysApi, auth::AuthApi, events::EventsApi, health::HealthApi,
-    live::LiveApi, stats::StatsApi, users::UsersApi, webhooks::WebhooksApi,
+    ingest::IngestApi, live::LiveApi, stats::StatsApi, users::UsersApi, webhooks::WebhooksApi,
 };
 
 struct SecuritySchemes;
@@ -61,6 +61,7 @@ Every path answers with or without a trailing slash.",
         (name = "alerts", description = "Alerts and their lifecycle"),
         (name = "webhooks", description = "Signed HTTP callbacks for lifecycle envelopes (ADMIN)"),
         (name = "api-keys", description = "Machine credentials with scopes (ADMIN)"),
+        (name = "detection", description = "Access logs scored by the detection rules; detections become events"),
         (name = "operations", description = "Statistics and health probes"),
     )
 )]
@@ -73,6 +74,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(AuthApi::openapi());
     doc.merge(UsersApi::openapi());
     doc.merge(EventsApi::openapi());
+    doc.merge(IngestApi::openapi());
     doc.merge(AlertsApi::openapi());
     doc.merge(StatsApi::openapi());
     doc.merge(HealthApi::openapi());

@@ -118,6 +118,45 @@ where
     }
 }
 
+/// A `text/plain` request body (any charset; bytes that are not UTF-8
+/// become U+FFFD). Wrong content type → 415, over the body limit → 413.
+pub struct TextBody(pub String);
+
+fn is_text(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/plain"))
+}
+
+impl<S: Send + Sync> FromRequest<S> for TextBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_text(req.headers()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The request body must be text/plain: one access-log line per request",
+            )
+            .into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    rej.status(),
+                    "payload_too_large",
+                    "The request body is larger than the 1 MiB limit: send the log in parts, or read the file with `ingest_log`",
+                )
+            } else {
+                ApiError::bad_request("bad_request", rej.body_text())
+            }
+        })?;
+        Ok(Self(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
 /// Runs `validator` rules, reporting every invalid field at once.
 ///
 /// # Errors

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod ingest;
 pub mod live;
 pub mod middleware;
 pub mod stats;

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::{
     events::{Ingested, Model as Event, NewEvent},
     idempotency_keys::{self, Answer, IdempotentRequest},
+    log_cursors::{self, Position},
     severity::Severity,
 };
 
@@ -37,6 +38,8 @@ struct Job {
     items: Vec<NewEvent>,
     correlation_id: String,
     idempotency: Option<IdempotentRequest>,
+    /// A log file's read position, saved with these events.
+    position: Option<Position>,
     render: Render,
     done: oneshot::Sender<Result<Reply>>,
 }
@@ -102,20 +105,60 @@ impl IngestWriter {
             }
         }
         let render: Render = Arc::new(render);
+        let job_render = render.clone();
+        match self
+            .submit(items, correlation_id, idempotency, None, job_render)
+            .await?
+        {
+            Reply::Answer(answer) => Ok(answer),
+            Reply::Stored(ingested) => Ok(render(&ingested)),
+        }
+    }
+
+    /// Stores `items` as [`Self::record`] does (no idempotency key) and
+    /// returns them; with `position`, also saves that log-file position in
+    /// the same transaction, so the position and the events of the lines
+    /// before it are stored together or not at all.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn store(
+        &self,
+        items: Vec<NewEvent>,
+        correlation_id: &str,
+        position: Option<Position>,
+    ) -> Result<Vec<Ingested>> {
+        // Without an idempotency key the writer never renders.
+        let render: Render = Arc::new(|_| (500, String::new()));
+        match self
+            .submit(items, correlation_id, None, position, render)
+            .await?
+        {
+            Reply::Stored(ingested) => Ok(ingested),
+            Reply::Answer(_) => Err(Error::string("unexpected stored answer")),
+        }
+    }
+
+    async fn submit(
+        &self,
+        items: Vec<NewEvent>,
+        correlation_id: &str,
+        idempotency: Option<IdempotentRequest>,
+        position: Option<Position>,
+        render: Render,
+    ) -> Result<Reply> {
         let (done, reply) = oneshot::channel();
         let job = Job {
             items,
             correlation_id: correlation_id.to_string(),
             idempotency,
-            render: render.clone(),
+            position,
+            render,
             done,
         };
         let stopped = || Error::string("the ingestion writer has stopped");
         self.tx.send(job).await.map_err(|_| stopped())?;
-        match reply.await.map_err(|_| stopped())?? {
-            Reply::Answer(answer) => Ok(answer),
-            Reply::Stored(ingested) => Ok(render(&ingested)),
-        }
+        reply.await.map_err(|_| stopped())?
     }
 }
 
@@ -213,6 +256,11 @@ async fn commit_together(
         .map(|j| (j.items.as_slice(), j.correlation_id.as_str()))
         .collect();
     let mut stored = Event::ingest(&txn, &requests, threshold).await?.into_iter();
+    for job in &fresh {
+        if let Some(position) = &job.position {
+            log_cursors::Model::save(&txn, position).await?;
+        }
+    }
     for (job, reply) in jobs.iter().zip(replies.iter_mut()) {
         if reply.is_some() {
             continue;
@@ -249,6 +297,9 @@ async fn commit_alone(db: &DatabaseConnection, threshold: Severity, job: &Job) -
     .await?
     .pop()
     .unwrap_or_default();
+    if let Some(position) = &job.position {
+        log_cursors::Model::save(&txn, position).await?;
+    }
     let Some(req) = &job.idempotency else {
         txn.commit().await?;
         return Ok(Reply::Stored(ingested));

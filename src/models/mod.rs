@@ -1,4 +1,5 @@
 pub mod _entities;
+pub mod access_logs;
 pub mod alert_histories;
 pub mod alert_status;
 pub mod alerts;
@@ -7,6 +8,8 @@ pub mod events;
 pub mod idempotency_keys;
 pub mod ingest_writer;
 pub mod listing;
+pub mod log_cursors;
+pub mod log_follower;
 pub mod login_throttles;
 pub mod outbox_envelopes;
 pub mod refresh_tokens;

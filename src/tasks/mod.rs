@@ -1,3 +1,4 @@
 pub mod create_admin;
+pub mod ingest_log;
 
 pub mod purge_events;

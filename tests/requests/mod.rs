@@ -4,6 +4,7 @@ mod auth;
 mod events;
 mod failures;
 mod http_contract;
+mod ingest;
 mod live;
 mod openapi;
 pub mod prepare_data;

@@ -22,6 +22,7 @@ fn every_route_is_documented_with_its_errors() {
         "/api/events",
         "/api/events/batch",
         "/api/events/{id}",
+        "/api/ingest/nginx",
         "/api/alerts",
         "/api/alerts/{id}",
         "/api/alerts/{id}/status",

@@ -129,6 +129,13 @@ impl TestApp {
 
 /// Boots the app (test environment) on a fresh database.
 pub async fn boot() -> TestApp {
+    boot_with(|_| {}).await.expect("boot app")
+}
+
+/// Boots the app with `edit` applied to the test configuration.
+pub async fn boot_with(
+    edit: impl FnOnce(&mut loco_rs::config::Config),
+) -> loco_rs::Result<TestApp> {
     let mut config = App::load_config(&Environment::Test)
         .await
         .expect("load config/test.yaml");
@@ -142,10 +149,9 @@ pub async fn boot() -> TestApp {
             format!("vigil:test:{}", uuid::Uuid::new_v4().simple()).into(),
         );
     }
-    let boot = App::boot(StartMode::ServerOnly, &Environment::Test, config)
-        .await
-        .expect("boot app");
-    TestApp { boot, _db: db }
+    edit(&mut config);
+    let boot = App::boot(StartMode::ServerOnly, &Environment::Test, config).await?;
+    Ok(TestApp { boot, _db: db })
 }
 
 /// Runs `callback` with an HTTP client and the app context, on a fresh database.
@@ -156,4 +162,27 @@ where
 {
     let app = boot().await;
     callback(app.server(), app.ctx()).await;
+}
+
+/// An app context as a CLI task gets it (`create_context`: no router, so
+/// nothing that only a serving process runs), on a fresh, migrated database.
+pub struct TaskContext {
+    pub ctx: AppContext,
+    _db: TestDb,
+}
+
+pub async fn task_context() -> TaskContext {
+    use migration::MigratorTrait;
+    let mut config = App::load_config(&Environment::Test)
+        .await
+        .expect("load config/test.yaml");
+    let (db, url) = TestDb::create(&config.database.uri).await;
+    config.database.uri = url;
+    let ctx = loco_rs::boot::create_context::<App>(&Environment::Test, config)
+        .await
+        .expect("task context");
+    migration::Migrator::up(&ctx.db, None)
+        .await
+        .expect("migrate");
+    TaskContext { ctx, _db: db }
 }

@@ -1,2 +1,3 @@
 mod create_admin;
+mod ingest_log;
 mod purge_events;

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod events;
 pub mod idempotency_keys;
+pub mod log_cursors;
 pub mod login_throttles;
 pub mod outbox_envelopes;
 pub mod refresh_tokens;

@@ -5,6 +5,7 @@ pub use super::alerts::Entity as Alerts;
 pub use super::api_keys::Entity as ApiKeys;
 pub use super::events::Entity as Events;
 pub use super::idempotency_keys::Entity as IdempotencyKeys;
+pub use super::log_cursors::Entity as LogCursors;
 pub use super::login_throttles::Entity as LoginThrottles;
 pub use super::outbox_envelopes::Entity as OutboxEnvelopes;
 pub use super::refresh_tokens::Entity as RefreshTokens;
