@@ -13,12 +13,16 @@
 //!
 //! ```sh
 //! vigil-bench gen-log --lines 1000000 --out /tmp/access.log [--attack-per-mille 10] [--clients 50000] [--seed 7]
+//! vigil-bench feed --url http://127.0.0.1:5150 --username admin --password … \
+//!     [--feed-clients 1000] [--feed-posts 200] [--feed-idle-clients 100] [--events 20000] [--clients 32]
 //! vigil-bench detect --file /tmp/access.log [--rules FILE] [--max-clients 10000] [--rounds 3]
 //! ```
 //!
 //! `detect` parses and scores every line on one thread and prints lines/s;
 //! `gen-log` writes the synthetic log (ordinary traffic plus a share of
 //! attacks) that `detect` and `vigil-cli task ingest_log` read.
+#[path = "vigil-bench/feed.rs"]
+mod feed;
 #[path = "vigil-bench/logs.rs"]
 mod logs;
 
@@ -46,6 +50,9 @@ struct Args {
     deep_pages: usize,
     logins: usize,
     pid: Option<u32>,
+    feed_clients: usize,
+    feed_posts: usize,
+    feed_idle_clients: usize,
 }
 
 fn parse_args() -> Args {
@@ -62,8 +69,14 @@ fn parse_args() -> Args {
         deep_pages: 100,
         logins: 0,
         pid: None,
+        feed_clients: 1_000,
+        feed_posts: 200,
+        feed_idle_clients: 100,
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .skip_while(|a| a == "feed")
+        .collect();
     let mut i = 0;
     while i + 1 < args.len() {
         let v = args[i + 1].clone();
@@ -85,6 +98,11 @@ fn parse_args() -> Args {
             "--deep-pages" => a.deep_pages = v.parse().unwrap_or(a.deep_pages),
             "--logins" => a.logins = v.parse().unwrap_or(0),
             "--pid" => a.pid = v.parse().ok(),
+            "--feed-clients" => a.feed_clients = v.parse().unwrap_or(a.feed_clients),
+            "--feed-posts" => a.feed_posts = v.parse().unwrap_or(a.feed_posts),
+            "--feed-idle-clients" => {
+                a.feed_idle_clients = v.parse().unwrap_or(a.feed_idle_clients);
+            }
             other => eprintln!("ignoring unknown option {other}"),
         }
         i += 2;
@@ -278,15 +296,25 @@ fn main() {
                 num("rounds", 3),
             );
         }
+        Some("feed") => tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(async {
+                let args = parse_args();
+                let token = login(&args).await;
+                feed::bench(&args, &token).await;
+                if let Some((now, peak)) = args.pid.and_then(rss) {
+                    println!("server RSS now {now} MB, peak {peak} MB");
+                }
+            }),
         _ => tokio::runtime::Runtime::new()
             .expect("runtime")
             .block_on(http_bench()),
     }
 }
 
-async fn http_bench() {
-    let args = parse_args();
-    let token = match &args.token {
+/// The `--token`, or an access token from logging in.
+async fn login(args: &Args) -> String {
+    match &args.token {
         Some(t) => t.clone(),
         None => {
             let mut c = Client::connect(&args.host, "").await;
@@ -306,7 +334,12 @@ async fn http_bench() {
             let v: Value = serde_json::from_slice(&body).expect("login body");
             v["access"].as_str().expect("access token").to_string()
         }
-    };
+    }
+}
+
+async fn http_bench() {
+    let args = parse_args();
+    let token = login(&args).await;
     println!(
         "vigil-bench against http://{} with {} clients",
         args.host, args.clients

@@ -116,16 +116,18 @@ async fn alerts_feed(
     // Subscribe before reading the replay, so nothing falls between them.
     let live = feed.subscribe();
     let replay = match params.after.as_deref() {
-        None => Vec::new(),
+        None => Replay::default(),
         Some(raw) => {
             let id = uuid::Uuid::parse_str(raw)
                 .map_err(|_| ApiError::field("after", format!("`{raw}` is not an envelope id.")))?;
-            outbox_envelopes::Model::after_envelope(&ctx.db, id, MAX_REPLAY + 1)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("No envelope with id `{raw}`")))?
-                .iter()
-                .map(Delivered::from)
-                .collect()
+            let (anchor, rows) =
+                outbox_envelopes::Model::after_envelope(&ctx.db, id, MAX_REPLAY + 1)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(format!("No envelope with id `{raw}`")))?;
+            Replay {
+                anchor: Some(anchor),
+                rows: rows.iter().map(Delivered::from).collect(),
+            }
         }
     };
     let ping = Duration::from_secs(crate::settings::Settings::get(&ctx).feed_ping_seconds);
@@ -152,13 +154,28 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let _ = send(socket, Message::Close(Some(frame))).await;
 }
 
+/// What `?after=` sends first: the envelopes after the anchor. Live copies
+/// of these, of the anchor and of anything before it are not sent again
+/// (through Redis, an envelope the client saw can still be on its way when
+/// the client reconnects).
+#[derive(Default)]
+struct Replay {
+    anchor: Option<i64>,
+    rows: Vec<Delivered>,
+}
+
 async fn session(
     mut socket: WebSocket,
     mut live: broadcast::Receiver<Arc<Delivered>>,
-    replay: Vec<Delivered>,
+    replay: Replay,
     min: Severity,
     ping_every: Duration,
 ) {
+    let Replay {
+        anchor,
+        rows: replay,
+    } = replay;
+    let anchor = anchor.unwrap_or(i64::MIN);
     if replay.len() as u64 > MAX_REPLAY {
         close(
             &mut socket,
@@ -179,7 +196,7 @@ async fn session(
         tokio::select! {
             next = live.recv() => match next {
                 Ok(d) => {
-                    if d.severity_rank < min.rank() || replayed.contains(&d.id) {
+                    if d.severity_rank < min.rank() || d.id <= anchor || replayed.contains(&d.id) {
                         continue;
                     }
                     if !send(&mut socket, Message::Text(d.text.clone().into())).await {

@@ -149,9 +149,9 @@ impl Model {
         Ok(())
     }
 
-    /// Up to `limit` envelopes after the one with `envelope_id`, in id order
-    /// (what a reconnecting feed client missed). `None` when no envelope has
-    /// that id.
+    /// The outbox row id of the envelope with `envelope_id`, and up to
+    /// `limit` envelopes after it, in id order (what a reconnecting feed
+    /// client missed). `None` when no envelope has that id.
     ///
     /// # Errors
     /// Database errors.
@@ -159,7 +159,7 @@ impl Model {
         db: &DatabaseConnection,
         envelope_id: Uuid,
         limit: u64,
-    ) -> ModelResult<Option<Vec<Self>>> {
+    ) -> ModelResult<Option<(i64, Vec<Self>)>> {
         let Some(anchor) = Entity::find()
             .filter(Column::EnvelopeId.eq(envelope_id))
             .one(db)
@@ -167,6 +167,6 @@ impl Model {
         else {
             return Ok(None);
         };
-        Ok(Some(Self::after(db, anchor.id, limit).await?))
+        Ok(Some((anchor.id, Self::after(db, anchor.id, limit).await?)))
     }
 }
