@@ -10,6 +10,7 @@ use axum::{
     },
     http::HeaderMap,
 };
+use futures_util::SinkExt;
 use loco_rs::prelude::*;
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -146,6 +147,43 @@ async fn send(socket: &mut WebSocket, msg: Message) -> bool {
     )
 }
 
+/// Envelopes written to the socket before one flush, at most: when several
+/// are waiting, they leave in one write instead of one each.
+const SEND_BATCH: usize = 64;
+
+/// Sends `first` and whatever else is already waiting (up to `SEND_BATCH`),
+/// then flushes once. `Err` carries the lag when the client fell behind.
+async fn send_waiting(
+    socket: &mut WebSocket,
+    live: &mut broadcast::Receiver<Arc<Delivered>>,
+    first: Arc<Delivered>,
+    wanted: impl Fn(&Delivered) -> bool,
+) -> Result<bool, u64> {
+    let write = async {
+        let mut next = Some(first);
+        let mut queued = 0;
+        while let Some(d) = next.take() {
+            if wanted(&d) {
+                if socket.feed(Message::Text(d.text.clone())).await.is_err() {
+                    return Ok(false);
+                }
+                queued += 1;
+            }
+            if queued < SEND_BATCH {
+                match live.try_recv() {
+                    Ok(d) => next = Some(d),
+                    Err(broadcast::error::TryRecvError::Lagged(missed)) => return Err(missed),
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(socket.flush().await.is_ok())
+    };
+    tokio::time::timeout(SEND_TIMEOUT, write)
+        .await
+        .unwrap_or(Ok(false))
+}
+
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
@@ -187,7 +225,7 @@ async fn session(
     }
     let replayed: HashSet<i64> = replay.iter().map(|d| d.id).collect();
     for d in replay.into_iter().filter(|d| d.severity_rank >= min.rank()) {
-        if !send(&mut socket, Message::Text(d.text.into())).await {
+        if !send(&mut socket, Message::Text(d.text)).await {
             return;
         }
     }
@@ -196,11 +234,17 @@ async fn session(
         tokio::select! {
             next = live.recv() => match next {
                 Ok(d) => {
-                    if d.severity_rank < min.rank() || d.id <= anchor || replayed.contains(&d.id) {
-                        continue;
-                    }
-                    if !send(&mut socket, Message::Text(d.text.clone().into())).await {
-                        return;
+                    let wanted = |d: &Delivered| {
+                        d.severity_rank >= min.rank() && d.id > anchor && !replayed.contains(&d.id)
+                    };
+                    match send_waiting(&mut socket, &mut live, d, wanted).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(missed) => {
+                            let reason = format!("too slow: {missed} envelopes missed; reconnect with ?after=<last envelope id>");
+                            close(&mut socket, CLOSE_TOO_SLOW, &reason).await;
+                            return;
+                        }
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {

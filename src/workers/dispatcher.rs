@@ -28,8 +28,9 @@ pub struct Delivered {
     pub id: i64,
     pub envelope_id: Uuid,
     pub severity_rank: i16,
-    /// The envelope as JSON text.
-    pub text: String,
+    /// The envelope as JSON text, shared by every subscriber's socket
+    /// (cloning it is a reference count, not a copy).
+    pub text: axum::extract::ws::Utf8Bytes,
 }
 
 impl From<&outbox_envelopes::Model> for Delivered {
@@ -38,7 +39,7 @@ impl From<&outbox_envelopes::Model> for Delivered {
             id: row.id,
             envelope_id: row.envelope_id,
             severity_rank: row.severity_rank,
-            text: row.envelope.to_string(),
+            text: row.envelope.to_string().into(),
         }
     }
 }

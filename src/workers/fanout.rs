@@ -109,7 +109,7 @@ impl Fanout {
                                         id: w.id,
                                         envelope_id: w.envelope_id,
                                         severity_rank: w.severity_rank,
-                                        text: w.text.into_owned(),
+                                        text: w.text.into_owned().into(),
                                     }),
                                     Err(e) => {
                                         tracing::warn!(error = %e, "unreadable envelope on redis");
@@ -165,7 +165,7 @@ impl Fanout {
                 id: d.id,
                 envelope_id: d.envelope_id,
                 severity_rank: d.severity_rank,
-                text: std::borrow::Cow::Borrowed(&d.text),
+                text: std::borrow::Cow::Borrowed(d.text.as_str()),
             };
             let Ok(payload) = serde_json::to_vec(&wire) else {
                 return false;
