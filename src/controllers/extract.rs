@@ -87,6 +87,31 @@ fn strip_position(text: &str) -> String {
     text.split(" at line ").next().unwrap_or(text).to_string()
 }
 
+/// The body of a request whose content type passes `accepted`: 415 with
+/// `wrong_type` otherwise, 413 with `too_large` over the body limit.
+async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    accepted: fn(&HeaderMap) -> bool,
+    wrong_type: &'static str,
+    too_large: &'static str,
+) -> Result<Bytes, ApiError> {
+    if !accepted(req.headers()) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            wrong_type,
+        ));
+    }
+    Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(rej.status(), "payload_too_large", too_large)
+        } else {
+            ApiError::bad_request("bad_request", rej.body_text())
+        }
+    })
+}
+
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
     S: Send + Sync,
@@ -95,25 +120,14 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "The request body must be JSON (Content-Type: application/json)",
-            )
-            .into());
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    rej.status(),
-                    "payload_too_large",
-                    "The request body is larger than the 1 MiB limit",
-                )
-            } else {
-                ApiError::bad_request("bad_request", rej.body_text())
-            }
-        })?;
+        let bytes = read_body(
+            req,
+            state,
+            is_json,
+            "The request body must be JSON (Content-Type: application/json)",
+            "The request body is larger than the 1 MiB limit",
+        )
+        .await?;
         Ok(Self(parse_json(&bytes)?))
     }
 }
@@ -134,25 +148,14 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_text(req.headers()) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "The request body must be text/plain: one access-log line per request",
-            )
-            .into());
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    rej.status(),
-                    "payload_too_large",
-                    "The request body is larger than the 1 MiB limit: send the log in parts, or read the file with `ingest_log`",
-                )
-            } else {
-                ApiError::bad_request("bad_request", rej.body_text())
-            }
-        })?;
+        let bytes = read_body(
+            req,
+            state,
+            is_text,
+            "The request body must be text/plain: one access-log line per request",
+            "The request body is larger than the 1 MiB limit: send the log in parts, or read the file with `ingest_log`",
+        )
+        .await?;
         Ok(Self(String::from_utf8_lossy(&bytes).into_owned()))
     }
 }
