@@ -4,7 +4,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
-    errors::{ApiError, ErrorBody},
+    errors::ErrorBody,
     models::{
         api_keys::{self, NewKey},
         users::Role,
@@ -61,9 +61,7 @@ async fn list(
     page: PageParams,
 ) -> Result<Response> {
     user.require(Role::Admin)?;
-    if page.cursor.is_some() {
-        return Err(ApiError::field("cursor", "API keys are listed by page only.").into());
-    }
+    page.numbered_only("API keys")?;
     let (items, count) = api_keys::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(ApiKeyResponse::from).collect();
     format::json(page.page(results, count))

@@ -594,6 +594,21 @@ impl PageParams {
         }
     }
 
+    /// For lists kept short enough to page by number only (users, API keys,
+    /// webhooks): 400 naming `cursor` when one is sent.
+    ///
+    /// # Errors
+    /// 400 `validation_failed`.
+    pub fn numbered_only(&self, what: &str) -> Result<(), ApiError> {
+        if self.cursor.is_some() {
+            return Err(ApiError::field(
+                "cursor",
+                format!("{what} are listed by page number only (page, page_size)."),
+            ));
+        }
+        Ok(())
+    }
+
     /// Wraps one page of results with the total and the neighbour links.
     #[must_use]
     pub fn page<T: utoipa::ToSchema>(&self, results: Vec<T>, count: u64) -> Page<T> {

@@ -34,9 +34,7 @@ async fn list(
     page: PageParams,
 ) -> Result<Response> {
     user.require(Role::Admin)?;
-    if page.cursor.is_some() {
-        return Err(ApiError::field("cursor", "Users are listed by page only.").into());
-    }
+    page.numbered_only("Users")?;
     let (items, count) = users::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(UserResponse::from).collect();
     format::json(page.page(results, count))

@@ -4,7 +4,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
-    errors::{ApiError, ErrorBody},
+    errors::ErrorBody,
     models::{
         users::Role,
         webhooks::{self, NewWebhook, WebhookChange},
@@ -14,13 +14,6 @@ use crate::{
         webhooks::{CreatedWebhook, DeliveryResponse, WebhookResponse},
     },
 };
-
-fn by_page(page: &PageParams) -> Result<()> {
-    if page.cursor.is_some() {
-        return Err(ApiError::field("cursor", "This list is paged by page only.").into());
-    }
-    Ok(())
-}
 
 /// Register a webhook. Its signing secret is in this answer only.
 #[utoipa::path(post, path = "/api/webhooks", tag = "webhooks",
@@ -68,7 +61,7 @@ async fn list(
     page: PageParams,
 ) -> Result<Response> {
     user.require(Role::Admin)?;
-    by_page(&page)?;
+    page.numbered_only("Webhooks")?;
     let (items, count) = webhooks::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(WebhookResponse::from).collect();
     format::json(page.page(results, count))
@@ -175,7 +168,7 @@ async fn deliveries(
     page: PageParams,
 ) -> Result<Response> {
     user.require(Role::Admin)?;
-    by_page(&page)?;
+    page.numbered_only("Deliveries")?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     let (items, count) = hook.deliveries(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(DeliveryResponse::from).collect();

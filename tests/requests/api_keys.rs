@@ -330,6 +330,17 @@ async fn only_admins_manage_keys_and_bad_fields_are_400() {
             .await
             .unwrap()
             .is_empty());
+        let r = server
+            .get("/api/api-keys?cursor=")
+            .authorization_bearer(&admin)
+            .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["cursor"].is_array(), "{body}");
+        let r = server
+            .get("/api/api-keys/not-a-uuid")
+            .authorization_bearer(&admin)
+            .await;
+        assert_error(&r, 404, "not_found");
     })
     .await;
 }

@@ -411,6 +411,11 @@ async fn only_admins_manage_webhooks_and_bad_fields_are_400() {
             "https://example.com/h",
             "a refused change changes nothing"
         );
+        for path in ["/api/webhooks?cursor=".to_string(), format!("/api/webhooks/{id}/deliveries?cursor=")] {
+            let r = server.get(&path).authorization_bearer(&admin).await;
+            let body = assert_error(&r, 400, "validation_failed");
+            assert!(body["fields"]["cursor"].is_array(), "{path}: {body}");
+        }
         let listed = server.get("/api/webhooks").authorization_bearer(&admin).await;
         assert_eq!(listed.json::<Value>()["count"], 1);
         assert!(!listed.text().contains(created["secret"].as_str().unwrap()));
