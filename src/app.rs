@@ -132,7 +132,7 @@ impl Hooks for App {
         ctx.shared_store.insert(Arc::new(IngestWriter::start(
             ctx.db.clone(),
             settings.alert_threshold,
-            Some(feed.waker()),
+            Some(feed.clone()),
         )));
         ctx.shared_store.insert(feed);
         Ok(ctx)

@@ -10,6 +10,7 @@ mod m20261123_000006_outbox_pending;
 mod m20261123_000007_api_keys;
 mod m20261123_000008_webhooks;
 mod m20261124_000007_log_cursors;
+mod m20261125_000010_outbox_claimed_by;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_api_keys::Migration),
             Box::new(m20261123_000008_webhooks::Migration),
             Box::new(m20261124_000007_log_cursors::Migration),
+            Box::new(m20261125_000010_outbox_claimed_by::Migration),
             // inject-above (do not remove this comment)
         ]
     }

@@ -264,7 +264,9 @@ impl Model {
     /// or none of them. The events of one fingerprint share one alert
     /// upsert, and each alert they touch gets one envelope: `alert.created`
     /// if this call opened it, else `alert.updated`, carrying the alert as
-    /// it now stands. Returns each request's events in order.
+    /// it now stands. Returns each request's events in order, and the
+    /// envelopes when `claimed_by` claimed them for a dispatcher (to hand
+    /// over once the transaction commits).
     ///
     /// # Errors
     /// Database errors.
@@ -272,7 +274,8 @@ impl Model {
         db: &C,
         requests: &[(&[NewEvent], &str)],
         threshold: Severity,
-    ) -> ModelResult<Vec<Vec<Ingested>>> {
+        claimed_by: Option<Uuid>,
+    ) -> ModelResult<(Vec<Vec<Ingested>>, Vec<outbox_envelopes::Claimed>)> {
         let now = Utc::now();
         let total: usize = requests.iter().map(|(items, _)| items.len()).sum();
         let flat = || {
@@ -347,7 +350,7 @@ impl Model {
             ],
         )
         .await?;
-        outbox_envelopes::Model::append_many(db, envelopes).await?;
+        let claimed = outbox_envelopes::Model::append_many(db, envelopes, claimed_by).await?;
 
         let mut rows = Vec::with_capacity(total);
         let mut alert_of = Vec::with_capacity(total);
@@ -386,10 +389,11 @@ impl Model {
             let event = stored.remove(pid).ok_or(ModelError::EntityNotFound)?;
             Ok(Ingested { event, alert })
         });
-        requests
+        let per_request = requests
             .iter()
             .map(|(items, _)| ingested.by_ref().take(items.len()).collect())
-            .collect()
+            .collect::<ModelResult<_>>()?;
+        Ok((per_request, claimed))
     }
 
     /// The events matching `q` (`since`/`until` apply to `occurred_at`).

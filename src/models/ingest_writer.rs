@@ -17,14 +17,16 @@
 use std::{collections::HashSet, sync::Arc};
 
 use loco_rs::prelude::*;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     events::{Ingested, Model as Event, NewEvent},
     idempotency_keys::{self, Answer, IdempotentRequest},
     log_cursors::{self, Position},
+    outbox_envelopes::Claimed,
     severity::Severity,
 };
+use crate::workers::dispatcher::Feed;
 
 /// Rounds stop growing at this many events (a job is never split).
 const MAX_ROUND_EVENTS: usize = 4_000;
@@ -58,16 +60,13 @@ pub struct IngestWriter {
 }
 
 impl IngestWriter {
-    /// Starts the writer task for `db`.
-    /// `committed` is notified after every commit (the outbox dispatcher).
+    /// Starts the writer task for `db`. With `feed`, the envelopes of each
+    /// round are claimed for this process's dispatcher (when it runs) and
+    /// handed to it after the commit; else it is poked.
     #[must_use]
-    pub fn start(
-        db: DatabaseConnection,
-        threshold: Severity,
-        committed: Option<Arc<Notify>>,
-    ) -> Self {
+    pub fn start(db: DatabaseConnection, threshold: Severity, feed: Option<Arc<Feed>>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, threshold, rx, committed));
+        tokio::spawn(run(db, threshold, rx, feed));
         Self { tx }
     }
 
@@ -166,7 +165,7 @@ async fn run(
     db: DatabaseConnection,
     threshold: Severity,
     mut rx: mpsc::Receiver<Job>,
-    committed: Option<Arc<Notify>>,
+    feed: Option<Arc<Feed>>,
 ) {
     let mut carried: Option<Job> = None;
     loop {
@@ -188,15 +187,12 @@ async fn run(
             events += job.items.len();
             jobs.push(job);
         }
-        round(&db, threshold, jobs).await;
-        if let Some(n) = &committed {
-            n.notify_one();
-        }
+        round(&db, threshold, jobs, feed.as_deref()).await;
     }
 }
 
 /// Stores `jobs` in one transaction, or each alone if that fails.
-async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>) {
+async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>, feed: Option<&Feed>) {
     // A retry queued behind its own first attempt goes after this round,
     // where it finds the stored answer.
     let mut seen = HashSet::new();
@@ -212,7 +208,7 @@ async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>) {
         alone.insert(0, together.remove(0));
     }
     if !together.is_empty() {
-        match commit_together(db, threshold, &together).await {
+        match commit_together(db, threshold, &together, feed).await {
             Ok(replies) => {
                 for (job, reply) in together.into_iter().zip(replies) {
                     let _ = job.done.send(Ok(reply));
@@ -225,8 +221,20 @@ async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>) {
         }
     }
     for job in alone {
-        let reply = commit_alone(db, threshold, &job).await;
+        let reply = commit_alone(db, threshold, &job, feed).await;
         let _ = job.done.send(reply);
+    }
+}
+
+/// After a commit: hands the claimed envelopes to the dispatcher, or pokes
+/// it for the unclaimed ones.
+fn committed(feed: Option<&Feed>, claimed: Vec<Claimed>) {
+    if let Some(feed) = feed {
+        if claimed.is_empty() {
+            feed.poke();
+        } else {
+            feed.hand_off(claimed);
+        }
     }
 }
 
@@ -234,6 +242,7 @@ async fn commit_together(
     db: &DatabaseConnection,
     threshold: Severity,
     jobs: &[Job],
+    feed: Option<&Feed>,
 ) -> Result<Vec<Reply>> {
     let txn = db.begin().await?;
     // Idempotent requests answered since they were queued are replays.
@@ -255,7 +264,9 @@ async fn commit_together(
         .iter()
         .map(|j| (j.items.as_slice(), j.correlation_id.as_str()))
         .collect();
-    let mut stored = Event::ingest(&txn, &requests, threshold).await?.into_iter();
+    let (stored, claimed) =
+        Event::ingest(&txn, &requests, threshold, feed.and_then(Feed::claimant)).await?;
+    let mut stored = stored.into_iter();
     for job in &fresh {
         if let Some(position) = &job.position {
             log_cursors::Model::save(&txn, position).await?;
@@ -279,29 +290,36 @@ async fn commit_together(
         });
     }
     txn.commit().await?;
+    committed(feed, claimed);
     Ok(replies.into_iter().flatten().collect())
 }
 
-async fn commit_alone(db: &DatabaseConnection, threshold: Severity, job: &Job) -> Result<Reply> {
+async fn commit_alone(
+    db: &DatabaseConnection,
+    threshold: Severity,
+    job: &Job,
+    feed: Option<&Feed>,
+) -> Result<Reply> {
     if let Some(req) = &job.idempotency {
         if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
             return Ok(Reply::Answer(answer));
         }
     }
     let txn = db.begin().await?;
-    let ingested = Event::ingest(
+    let (mut stored, claimed) = Event::ingest(
         &txn,
         &[(job.items.as_slice(), job.correlation_id.as_str())],
         threshold,
+        feed.and_then(Feed::claimant),
     )
-    .await?
-    .pop()
-    .unwrap_or_default();
+    .await?;
+    let ingested = stored.pop().unwrap_or_default();
     if let Some(position) = &job.position {
         log_cursors::Model::save(&txn, position).await?;
     }
     let Some(req) = &job.idempotency else {
         txn.commit().await?;
+        committed(feed, claimed);
         return Ok(Reply::Stored(ingested));
     };
     let answer = (job.render)(&ingested);
@@ -314,5 +332,6 @@ async fn commit_alone(db: &DatabaseConnection, threshold: Severity, job: &Job) -
             .ok_or_else(|| Error::string("idempotency key vanished"));
     }
     txn.commit().await?;
+    committed(feed, claimed);
     Ok(Reply::Answer(answer))
 }

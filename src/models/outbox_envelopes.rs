@@ -1,6 +1,6 @@
 //! Lifecycle envelopes, written in the same transaction as the change they
 //! describe, so none is lost on a crash; delivered from here in `id` order.
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use loco_rs::prelude::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -9,6 +9,36 @@ pub use super::_entities::outbox_envelopes::{self, ActiveModel, Column, Entity, 
 use super::severity::Severity;
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// One envelope as every subscriber receives it, serialized once.
+#[derive(Debug)]
+pub struct Delivered {
+    /// The outbox row id: the delivery order.
+    pub id: i64,
+    pub envelope_id: Uuid,
+    pub severity_rank: i16,
+    /// The envelope as JSON text, shared by every subscriber's socket
+    /// (cloning it is a reference count, not a copy).
+    pub text: axum::extract::ws::Utf8Bytes,
+}
+
+impl From<&Model> for Delivered {
+    fn from(row: &Model) -> Self {
+        Self {
+            id: row.id,
+            envelope_id: row.envelope_id,
+            severity_rank: row.severity_rank,
+            text: row.envelope.to_string().into(),
+        }
+    }
+}
+
+/// An envelope written claimed by this process's dispatcher.
+#[derive(Debug)]
+pub struct Claimed {
+    pub kind: EnvelopeType,
+    pub delivered: Delivered,
+}
 
 /// Envelope format version, in `meta.version`.
 pub const ENVELOPE_VERSION: u32 = 1;
@@ -39,7 +69,8 @@ impl EnvelopeType {
 }
 
 impl Model {
-    /// Appends one envelope `{id, type, source, timestamp, payload, meta}`.
+    /// Appends one envelope `{id, type, source, timestamp, payload, meta}`,
+    /// left to the polling dispatcher.
     ///
     /// # Errors
     /// Database errors.
@@ -54,48 +85,92 @@ impl Model {
         Self::append_many(
             db,
             vec![(kind, alert_pid, severity, payload, correlation_id)],
+            None,
         )
-        .await
+        .await?;
+        Ok(())
     }
 
-    /// Appends envelopes in the given order, in one statement.
+    /// Appends envelopes in the given order. With `claimed_by` (the id of
+    /// this process's dispatcher) they are claimed for it and returned, ready
+    /// to publish once the caller's transaction commits (see
+    /// [`crate::workers::dispatcher::Feed::hand_off`]); without, nothing is
+    /// returned and the polling dispatcher finds them.
     ///
     /// # Errors
     /// Database errors.
     pub async fn append_many<C: ConnectionTrait>(
         db: &C,
         envelopes: Vec<(EnvelopeType, Uuid, Severity, Value, &str)>,
-    ) -> ModelResult<()> {
+        claimed_by: Option<Uuid>,
+    ) -> ModelResult<Vec<Claimed>> {
         if envelopes.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let now = Utc::now();
-        let rows =
-            envelopes
-                .into_iter()
-                .map(|(kind, alert_pid, severity, payload, correlation_id)| {
-                    let id = Uuid::new_v4();
-                    let envelope = json!({
-                        "id": id.to_string(),
-                        "type": kind.as_str(),
-                        "source": "vigil",
-                        "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
-                        "payload": payload,
-                        "meta": {"correlation_id": correlation_id, "version": ENVELOPE_VERSION},
-                    });
-                    ActiveModel {
-                        envelope_id: ActiveValue::set(id),
-                        event_type: ActiveValue::set(kind.as_str().to_string()),
-                        alert_pid: ActiveValue::set(alert_pid),
-                        severity_rank: ActiveValue::set(severity.rank()),
-                        envelope: ActiveValue::set(envelope),
-                        created_at: ActiveValue::set(now.into()),
-                        updated_at: ActiveValue::set(now.into()),
-                        ..Default::default()
-                    }
+        let timestamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let mut texts = std::collections::HashMap::new();
+        let rows: Vec<ActiveModel> = envelopes
+            .into_iter()
+            .map(|(kind, alert_pid, severity, payload, correlation_id)| {
+                let id = Uuid::new_v4();
+                let envelope = json!({
+                    "id": id.to_string(),
+                    "type": kind.as_str(),
+                    "source": "vigil",
+                    "timestamp": timestamp,
+                    "payload": payload,
+                    "meta": {"correlation_id": correlation_id, "version": ENVELOPE_VERSION},
                 });
-        super::insert_chunked(db, rows.collect()).await?;
-        Ok(())
+                if claimed_by.is_some() {
+                    texts.insert(id, (kind, severity.rank(), envelope.to_string()));
+                }
+                ActiveModel {
+                    envelope_id: ActiveValue::set(id),
+                    event_type: ActiveValue::set(kind.as_str().to_string()),
+                    alert_pid: ActiveValue::set(alert_pid),
+                    severity_rank: ActiveValue::set(severity.rank()),
+                    envelope: ActiveValue::set(envelope),
+                    claimed_by: ActiveValue::set(claimed_by),
+                    created_at: ActiveValue::set(now.into()),
+                    updated_at: ActiveValue::set(now.into()),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        if claimed_by.is_none() {
+            super::insert_chunked(db, rows).await?;
+            return Ok(Vec::new());
+        }
+        // The row ids (the delivery order) come back from the insert.
+        let mut claimed = Vec::with_capacity(rows.len());
+        let mut rows = rows.into_iter();
+        for size in super::chunk_sizes(rows.len()) {
+            let mut insert = sea_orm::QueryTrait::into_query(Entity::insert_many(
+                rows.by_ref().take(size).collect::<Vec<_>>(),
+            ));
+            insert.returning(
+                sea_orm::sea_query::Query::returning().columns([Column::Id, Column::EnvelopeId]),
+            );
+            for row in db.query_all(&insert).await? {
+                let id: i64 = row.try_get("", "id")?;
+                let envelope_id: Uuid = row.try_get("", "envelope_id")?;
+                let (kind, severity_rank, text) = texts
+                    .remove(&envelope_id)
+                    .ok_or(ModelError::EntityNotFound)?;
+                claimed.push(Claimed {
+                    kind,
+                    delivered: Delivered {
+                        id,
+                        envelope_id,
+                        severity_rank,
+                        text: text.into(),
+                    },
+                });
+            }
+        }
+        claimed.sort_by_key(|c| c.delivered.id);
+        Ok(claimed)
     }
 
     /// Envelopes in commit order, after `after_id` (exclusive).
@@ -115,15 +190,27 @@ impl Model {
             .await?)
     }
 
-    /// Up to `limit` envelopes not yet delivered, in id order. On
-    /// PostgreSQL the rows stay locked until the caller's transaction ends
-    /// and other instances skip them, so each is dispatched once.
+    /// Up to `limit` envelopes not yet delivered, in id order: those no
+    /// dispatcher claimed, and claimed ones written before `stale_before`
+    /// (their publisher died before marking them). On PostgreSQL the rows
+    /// stay locked until the caller's transaction ends and other instances
+    /// skip them, so each is dispatched once.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn claim_pending<C: ConnectionTrait>(db: &C, limit: u64) -> ModelResult<Vec<Self>> {
+    pub async fn claim_pending<C: ConnectionTrait>(
+        db: &C,
+        limit: u64,
+        stale_before: DateTime<Utc>,
+    ) -> ModelResult<Vec<Self>> {
+        let stale: sea_orm::prelude::DateTimeWithTimeZone = stale_before.into();
         let mut q = Entity::find()
             .filter(Column::DeliveredAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(Column::ClaimedBy.is_null())
+                    .add(Column::CreatedAt.lt(stale)),
+            )
             .order_by_asc(Column::Id)
             .limit(limit);
         if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {

@@ -292,16 +292,22 @@ impl Model {
     }
 }
 
+/// An envelope being dispatched, as its webhook deliveries need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The outbox row id.
+    pub id: i64,
+    pub event_type: &'a str,
+    pub severity_rank: i16,
+}
+
 /// Creates the deliveries of `rows` (envelopes being dispatched) for every
 /// enabled webhook that wants them, in the dispatcher's transaction. An
 /// envelope dispatched twice (at least once) gets no second delivery.
 ///
 /// # Errors
 /// Database errors.
-pub async fn enqueue<C: ConnectionTrait>(
-    db: &C,
-    rows: &[outbox_envelopes::Model],
-) -> ModelResult<usize> {
+pub async fn enqueue<C: ConnectionTrait>(db: &C, rows: &[Outgoing<'_>]) -> ModelResult<usize> {
     let hooks = Entity::find()
         .filter(Column::Enabled.eq(true))
         .all(db)
@@ -314,14 +320,14 @@ pub async fn enqueue<C: ConnectionTrait>(
     for row in rows {
         for hook in hooks
             .iter()
-            .filter(|h| h.wants(&row.event_type, row.severity_rank))
+            .filter(|h| h.wants(row.event_type, row.severity_rank))
         {
             new.push(deliveries::ActiveModel {
                 created_at: ActiveValue::set(now),
                 updated_at: ActiveValue::set(now),
                 pid: ActiveValue::set(Uuid::new_v4()),
                 envelope_row: ActiveValue::set(row.id),
-                event_type: ActiveValue::set(row.event_type.clone()),
+                event_type: ActiveValue::set(row.event_type.to_string()),
                 status: ActiveValue::set(PENDING.into()),
                 attempts: ActiveValue::set(0),
                 next_attempt_at: ActiveValue::set(now),

@@ -1,48 +1,49 @@
-//! The outbox dispatcher: one task per process that takes the lifecycle
-//! envelopes not yet delivered (`delivered_at IS NULL`), in id order,
-//! publishes them to the live feed and marks them delivered, in one
-//! transaction. Envelopes are written in the transaction of the change they
-//! describe, so a crash loses none: whatever was committed and not marked
-//! is delivered after the restart (at least once).
+//! The outbox dispatcher: one task per serving process that publishes the
+//! lifecycle envelopes to the live feed (through Redis when configured),
+//! creates their webhook deliveries and marks them delivered. Envelopes are
+//! written in the transaction of the change they describe, so a crash loses
+//! none: whatever was committed and not marked delivered is published after
+//! the restart (at least once).
 //!
-//! Writers poke the dispatcher after they commit; it also polls, for
-//! envelopes committed by other instances or by paths that did not poke.
-use std::{sync::Arc, time::Duration};
+//! Two ways in:
+//! - **Hand-off.** The ingestion writer claims the envelopes it writes for
+//!   this process's dispatcher (`claimed_by`) and, once its transaction
+//!   commits, hands them over in memory: they are published at once, with
+//!   no read back from the database, and marked delivered (with their
+//!   webhook deliveries) in one transaction every [`MARK_EVERY`] for all of
+//!   them.
+//! - **Polling.** Everything else (alert changes made by handlers, envelopes
+//!   written by CLI tasks, and claimed envelopes whose publisher died before
+//!   marking them, once [`CLAIM_GRACE`] old) is read from the outbox in id
+//!   order when a writer pokes the dispatcher, and every 250 ms. On
+//!   PostgreSQL the rows are claimed `FOR UPDATE SKIP LOCKED`, so two
+//!   instances never both take one.
+use std::{
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+    time::Duration,
+};
 
+use chrono::Utc;
 use loco_rs::prelude::*;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
 use uuid::Uuid;
 
 use super::fanout::Fanout;
-use crate::models::outbox_envelopes;
+pub use crate::models::outbox_envelopes::{Claimed, Delivered};
+use crate::models::{outbox_envelopes, webhooks::Outgoing};
 
 /// Envelopes per dispatch transaction.
 const BATCH: u64 = 500;
 /// How often the dispatcher looks without being poked.
 const POLL: Duration = Duration::from_millis(250);
-
-/// One delivered envelope, serialized once for every subscriber.
-#[derive(Debug)]
-pub struct Delivered {
-    /// The outbox row id: the delivery order.
-    pub id: i64,
-    pub envelope_id: Uuid,
-    pub severity_rank: i16,
-    /// The envelope as JSON text, shared by every subscriber's socket
-    /// (cloning it is a reference count, not a copy).
-    pub text: axum::extract::ws::Utf8Bytes,
-}
-
-impl From<&outbox_envelopes::Model> for Delivered {
-    fn from(row: &outbox_envelopes::Model) -> Self {
-        Self {
-            id: row.id,
-            envelope_id: row.envelope_id,
-            severity_rank: row.severity_rank,
-            text: row.envelope.to_string().into(),
-        }
-    }
-}
+/// How often handed-off envelopes are marked delivered.
+pub const MARK_EVERY: Duration = Duration::from_millis(100);
+/// How old an envelope claimed by a dispatcher must be, still unmarked,
+/// before any dispatcher takes it (its publisher died).
+pub const CLAIM_GRACE: Duration = Duration::from_secs(10);
+/// Hand-offs waiting for the dispatcher before writers stop handing off
+/// (what they could not hand off is published after [`CLAIM_GRACE`]).
+const HANDOFF_QUEUE: usize = 4_096;
 
 /// The live feed of this process: delivered envelopes fan out to every
 /// subscriber. Sending never waits, so a slow subscriber cannot slow
@@ -50,15 +51,23 @@ impl From<&outbox_envelopes::Model> for Delivered {
 pub struct Feed {
     tx: broadcast::Sender<Arc<Delivered>>,
     wake: Arc<Notify>,
+    /// The id this process's dispatcher claims envelopes with, once it runs.
+    dispatcher: OnceLock<Uuid>,
+    handoff: mpsc::Sender<Vec<Claimed>>,
+    handoff_rx: Mutex<Option<mpsc::Receiver<Vec<Claimed>>>>,
 }
 
 impl Feed {
     /// A subscriber may fall `buffer` envelopes behind before it is dropped.
     #[must_use]
     pub fn new(buffer: usize) -> Self {
+        let (handoff, handoff_rx) = mpsc::channel(HANDOFF_QUEUE);
         Self {
             tx: broadcast::channel(buffer.max(1)).0,
             wake: Arc::new(Notify::new()),
+            dispatcher: OnceLock::new(),
+            handoff,
+            handoff_rx: Mutex::new(Some(handoff_rx)),
         }
     }
 
@@ -77,10 +86,20 @@ impl Feed {
         self.tx.subscribe()
     }
 
-    /// What writers notify after committing envelopes.
+    /// The id to claim envelopes with, when this process runs a dispatcher
+    /// (`None` in CLI tasks: their envelopes are left to the server's).
     #[must_use]
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
+    pub fn claimant(&self) -> Option<Uuid> {
+        self.dispatcher.get().copied()
+    }
+
+    /// After the commit that wrote `claimed` (claimed with
+    /// [`Self::claimant`]): publish them now. When the dispatcher is that
+    /// far behind, they wait for [`CLAIM_GRACE`] instead.
+    pub fn hand_off(&self, claimed: Vec<Claimed>) {
+        if !claimed.is_empty() && self.handoff.try_send(claimed).is_err() {
+            tracing::warn!("outbox dispatcher behind: envelopes left for its grace pass");
+        }
     }
 
     /// Tells the dispatcher that envelopes were committed.
@@ -97,49 +116,79 @@ impl Feed {
 }
 
 /// Starts the dispatcher for `db`, publishing to `feed` and waking
-/// `webhooks` when it created webhook deliveries.
+/// `webhooks` when it created webhook deliveries. Once per process: a
+/// second call does nothing.
 pub fn start(
     db: DatabaseConnection,
     feed: Arc<Feed>,
     webhooks: Option<Arc<Notify>>,
     fanout: Option<Arc<Fanout>>,
 ) {
+    let Some(mut handed) = feed
+        .handoff_rx
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    else {
+        return;
+    };
+    let _ = feed.dispatcher.set(Uuid::new_v4());
     tokio::spawn(async move {
+        let webhooks = webhooks.as_deref();
+        let fanout = fanout.as_deref();
+        let mut unmarked: Vec<(i64, EnvelopeKind, i16)> = Vec::new();
+        let mut mark = tokio::time::interval(MARK_EVERY);
+        mark.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut poll = tokio::time::interval(POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut poked = true;
         loop {
-            match dispatch_once(&db, &feed, webhooks.as_deref(), fanout.as_deref()).await {
-                // A full batch: more may be waiting.
-                Ok(n) if n as u64 == BATCH => continue,
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "outbox dispatch failed; retrying"),
+            if poked {
+                poked = false;
+                loop {
+                    match dispatch_once(&db, &feed, webhooks, fanout).await {
+                        // A full batch: more may be waiting.
+                        Ok(n) if n as u64 == BATCH => {}
+                        Ok(_) => break,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "outbox dispatch failed; retrying");
+                            break;
+                        }
+                    }
+                }
             }
             tokio::select! {
-                () = feed.wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+                Some(first) = handed.recv() => {
+                    let mut batch = first;
+                    while batch.len() < BATCH as usize {
+                        match handed.try_recv() {
+                            Ok(more) => batch.extend(more),
+                            Err(_) => break,
+                        }
+                    }
+                    unmarked.extend(batch.iter().map(|c| {
+                        (c.delivered.id, c.kind.as_str(), c.delivered.severity_rank)
+                    }));
+                    publish(&feed, fanout, batch.into_iter().map(|c| c.delivered).collect()).await;
+                }
+                _ = mark.tick(), if !unmarked.is_empty() => {
+                    match mark_handed(&db, &unmarked, webhooks).await {
+                        Ok(()) => unmarked.clear(),
+                        Err(err) => tracing::warn!(error = %err, "marking envelopes delivered failed; retrying"),
+                    }
+                }
+                () = feed.wake.notified() => poked = true,
+                _ = poll.tick() => poked = true,
             }
         }
     });
 }
 
-/// Delivers up to `BATCH` pending envelopes: publishes them to the live feed
-/// (through Redis to every instance's, when `fanout` is up) and creates
-/// their webhook deliveries; returns how many.
-///
-/// # Errors
-/// Database errors (nothing is marked then; the next pass retries).
-pub async fn dispatch_once(
-    db: &DatabaseConnection,
-    feed: &Feed,
-    webhooks: Option<&Notify>,
-    fanout: Option<&Fanout>,
-) -> Result<usize> {
-    let _writer = crate::models::sqlite_write_lock(db).await;
-    let txn = db.begin().await?;
-    let rows = outbox_envelopes::Model::claim_pending(&txn, BATCH).await?;
-    if rows.is_empty() {
-        txn.rollback().await?;
-        return Ok(0);
-    }
-    let batch: Vec<Delivered> = rows.iter().map(Delivered::from).collect();
+type EnvelopeKind = &'static str;
+
+/// Publishes `batch` to every instance's feed through Redis when `fanout`
+/// is up, else to this process's.
+async fn publish(feed: &Feed, fanout: Option<&Fanout>, batch: Vec<Delivered>) {
     let shared = match fanout {
         Some(fanout) => fanout.publish(&batch).await,
         None => false,
@@ -149,8 +198,75 @@ pub async fn dispatch_once(
             feed.send(delivered);
         }
     }
+}
+
+/// Marks handed-off envelopes delivered and creates their webhook
+/// deliveries, in one transaction.
+async fn mark_handed(
+    db: &DatabaseConnection,
+    unmarked: &[(i64, EnvelopeKind, i16)],
+    webhooks: Option<&Notify>,
+) -> Result<()> {
+    let outgoing: Vec<Outgoing<'_>> = unmarked
+        .iter()
+        .map(|&(id, event_type, severity_rank)| Outgoing {
+            id,
+            event_type,
+            severity_rank,
+        })
+        .collect();
+    let ids: Vec<i64> = unmarked.iter().map(|u| u.0).collect();
+    let _writer = crate::models::sqlite_write_lock(db).await;
+    let txn = db.begin().await?;
+    let mut hooked = 0;
+    for (chunk, ids) in outgoing
+        .chunks(BATCH as usize)
+        .zip(ids.chunks(BATCH as usize))
+    {
+        hooked += crate::models::webhooks::enqueue(&txn, chunk).await?;
+        outbox_envelopes::Model::mark_delivered(&txn, ids).await?;
+    }
+    txn.commit().await?;
+    if hooked > 0 {
+        if let Some(wake) = webhooks {
+            wake.notify_one();
+        }
+    }
+    Ok(())
+}
+
+/// Delivers up to `BATCH` pending envelopes that no live dispatcher holds:
+/// publishes them to the live feed (through Redis to every instance's, when
+/// `fanout` is up) and creates their webhook deliveries; returns how many.
+///
+/// # Errors
+/// Database errors (nothing is marked then; the next pass retries).
+pub async fn dispatch_once(
+    db: &DatabaseConnection,
+    feed: &Feed,
+    webhooks: Option<&Notify>,
+    fanout: Option<&Fanout>,
+) -> Result<usize> {
+    let stale_before = Utc::now()
+        - chrono::Duration::from_std(CLAIM_GRACE).unwrap_or_else(|_| chrono::Duration::zero());
+    let _writer = crate::models::sqlite_write_lock(db).await;
+    let txn = db.begin().await?;
+    let rows = outbox_envelopes::Model::claim_pending(&txn, BATCH, stale_before).await?;
+    if rows.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    publish(feed, fanout, rows.iter().map(Delivered::from).collect()).await;
+    let outgoing: Vec<Outgoing<'_>> = rows
+        .iter()
+        .map(|r| Outgoing {
+            id: r.id,
+            event_type: &r.event_type,
+            severity_rank: r.severity_rank,
+        })
+        .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let hooked = crate::models::webhooks::enqueue(&txn, &rows).await?;
+    let hooked = crate::models::webhooks::enqueue(&txn, &outgoing).await?;
     outbox_envelopes::Model::mark_delivered(&txn, &ids).await?;
     txn.commit().await?;
     if hooked > 0 {

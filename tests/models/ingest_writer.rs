@@ -1,7 +1,7 @@
 //! The group-commit writer: several writers (as several instances would
 //! run) on one database still keep one open alert per fingerprint.
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use vigil::models::{
     _entities::{alerts, events, outbox_envelopes},
@@ -92,9 +92,15 @@ async fn one_round_of_4000_new_alerts_fits_the_database_limits() {
         .map(|i| event(&format!("10.0.{}.{}", i / 256, i % 256), "HIGH"))
         .collect();
     let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
-    let stored = vigil::models::events::Model::ingest(&txn, &[(&items, "cid")], Severity::High)
-        .await
-        .expect("one round");
+    let claimant = uuid::Uuid::new_v4();
+    let (stored, claimed) = vigil::models::events::Model::ingest(
+        &txn,
+        &[(&items, "cid")],
+        Severity::High,
+        Some(claimant),
+    )
+    .await
+    .expect("one round");
     txn.commit().await.unwrap();
     assert_eq!(stored[0].len(), 4000);
     assert_eq!(alerts::Entity::find().count(&db).await.unwrap(), 4000);
@@ -109,4 +115,19 @@ async fn one_round_of_4000_new_alerts_fits_the_database_limits() {
             .unwrap(),
         4000
     );
+    // Claimed for the dispatcher: every envelope comes back, in row order,
+    // with the row's id and its text, ready to publish.
+    assert_eq!(claimed.len(), 4000);
+    let rows = outbox_envelopes::Entity::find()
+        .order_by_asc(outbox_envelopes::Column::Id)
+        .all(&db)
+        .await
+        .unwrap();
+    for (c, row) in claimed.iter().zip(&rows) {
+        assert_eq!(c.delivered.id, row.id);
+        assert_eq!(c.delivered.envelope_id, row.envelope_id);
+        assert_eq!(row.claimed_by, Some(claimant));
+        let text: serde_json::Value = serde_json::from_str(c.delivered.text.as_str()).unwrap();
+        assert_eq!(text, row.envelope);
+    }
 }

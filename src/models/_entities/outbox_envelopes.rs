@@ -17,6 +17,7 @@ pub struct Model {
     pub severity_rank: i16,
     pub envelope: Json,
     pub delivered_at: Option<DateTimeWithTimeZone>,
+    pub claimed_by: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
