@@ -241,7 +241,7 @@ impl FromRequestParts<AppContext> for CurrentUser {
                     "Authentication required: send Authorization: Bearer <access token> or X-API-Key: <key>"
                 }))
             })?;
-        let user = users::Model::find_by_pid(&ctx.db, &jwt.claims.pid)
+        let user = users::Model::find_for_token(&ctx.db, &jwt.claims.pid)
             .await
             .map_err(|_| {
                 rejection(ApiError::unauthorized(
@@ -304,7 +304,7 @@ impl CurrentUser {
             .validate(token)
             .map_err(|_| invalid())?
             .claims;
-        let user = users::Model::find_by_pid(&ctx.db, &claims.pid)
+        let user = users::Model::find_for_token(&ctx.db, &claims.pid)
             .await
             .map_err(|_| invalid())?;
         if !user.is_active {

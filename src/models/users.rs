@@ -184,6 +184,30 @@ impl Model {
             .ok_or(ModelError::EntityNotFound)
     }
 
+    /// The user an access token names, as [`Self::find_by_pid`], read from
+    /// the database at most once per [`RECENT_TTL`] per user: the token
+    /// check runs on every request, and a query each time was the largest
+    /// per-request database cost. A change of role or active flag made
+    /// here forgets the user at once ([`Self::change_access`]); one made
+    /// by another instance is seen here within [`RECENT_TTL`].
+    ///
+    /// # Errors
+    /// `EntityNotFound` when there is none (or the id is not a UUID).
+    pub async fn find_for_token(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
+        let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
+        let generation = recent::generation();
+        if let Some(user) = recent::get(pid) {
+            return Ok(user);
+        }
+        let user = Entity::find()
+            .filter(Column::Pid.eq(pid))
+            .one(db)
+            .await?
+            .ok_or(ModelError::EntityNotFound)?;
+        recent::put(generation, &user);
+        Ok(user)
+    }
+
     /// Finds a user by username or email (case-insensitive for email).
     ///
     /// # Errors
@@ -333,6 +357,7 @@ impl Model {
         am.is_active = ActiveValue::set(active);
         let user = am.update(&txn).await?;
         txn.commit().await?;
+        recent::forget(user.pid);
         Ok(user)
     }
 
@@ -346,7 +371,68 @@ impl Model {
             .filter(Column::Id.eq(self.id))
             .exec(db)
             .await?;
+        recent::forget(self.pid);
         Ok(())
+    }
+}
+
+/// How long a user read for a token check is trusted.
+pub const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The users token checks read recently (see [`Model::find_for_token`]).
+mod recent {
+    use std::{
+        collections::HashMap,
+        sync::{
+            atomic::{AtomicU64, Ordering},
+            Mutex, PoisonError,
+        },
+        time::Instant,
+    };
+
+    use uuid::Uuid;
+
+    use super::{Model, RECENT_TTL};
+
+    /// Users kept at most; past this the stale ones go, then all.
+    const CAPACITY: usize = 10_000;
+
+    static USERS: Mutex<Option<HashMap<Uuid, (Instant, Model)>>> = Mutex::new(None);
+    /// Bumped by every change, so a read that raced a change is not kept.
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+    pub fn generation() -> u64 {
+        GENERATION.load(Ordering::SeqCst)
+    }
+
+    pub fn get(pid: Uuid) -> Option<Model> {
+        let users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let (read, user) = users.as_ref()?.get(&pid)?;
+        (read.elapsed() < RECENT_TTL).then(|| user.clone())
+    }
+
+    /// Keeps `user`, read when the generation was `generation`.
+    pub fn put(generation: u64, user: &Model) {
+        let mut users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
+        if GENERATION.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        let users = users.get_or_insert_with(HashMap::new);
+        if users.len() >= CAPACITY {
+            users.retain(|_, (read, _)| read.elapsed() < RECENT_TTL);
+            if users.len() >= CAPACITY {
+                users.clear();
+            }
+        }
+        users.insert(user.pid, (Instant::now(), user.clone()));
+    }
+
+    pub fn forget(pid: Uuid) {
+        let mut users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
+        GENERATION.fetch_add(1, Ordering::SeqCst);
+        if let Some(users) = users.as_mut() {
+            users.remove(&pid);
+        }
     }
 }
 

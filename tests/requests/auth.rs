@@ -5,7 +5,7 @@ use vigil::models::{
 };
 
 use super::prepare_data::{assert_error, create_user, login, token_for, PASSWORD};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 #[tokio::test]
 async fn register_creates_an_analyst_without_exposing_the_hash() {
@@ -310,12 +310,47 @@ async fn me_requires_a_token() {
 }
 
 #[tokio::test]
+async fn a_deactivation_by_another_instance_is_seen_within_a_second() {
+    crate::support::request(|request, ctx| async move {
+        let analyst = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let me = request
+            .get("/api/auth/me")
+            .authorization_bearer(&analyst)
+            .await;
+        assert_eq!(me.status_code(), 200);
+        // Another instance deactivates her: a write this process never saw.
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::IsActive,
+                sea_orm::sea_query::Expr::value(false),
+            )
+            .filter(users::Column::Username.eq("alice"))
+            .exec(&ctx.db)
+            .await
+            .unwrap();
+        tokio::time::sleep(users::RECENT_TTL + std::time::Duration::from_millis(50)).await;
+        let me = request
+            .get("/api/auth/me")
+            .authorization_bearer(&analyst)
+            .await;
+        assert_error(&me, 401, "unauthorized");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn deactivated_user_is_refused_at_once_and_cannot_log_in() {
     crate::support::request(|request, ctx| async move {
         let admin = token_for(&request, &ctx, "root", Role::Admin).await;
         let analyst = token_for(&request, &ctx, "alice", Role::Analyst).await;
         let refresh = login(&request, "alice").await["refresh"].clone();
         let alice = users::Model::find_by_login(&ctx.db, "alice").await.unwrap();
+        // Her token works (and the token check now holds her as active).
+        let me = request
+            .get("/api/auth/me")
+            .authorization_bearer(&analyst)
+            .await;
+        assert_eq!(me.status_code(), 200);
 
         let response = request
             .patch(&format!("/api/users/{}", alice.pid))
