@@ -153,7 +153,7 @@ impl Model {
                     None => format!("{} on {}", event.event_type, event.source),
                 };
                 ActiveModel {
-                    pid: ActiveValue::set(Uuid::new_v4()),
+                    pid: ActiveValue::set(Uuid::now_v7()),
                     title: ActiveValue::set(title.chars().take(400).collect()),
                     severity: ActiveValue::set(g.severity.as_str().to_string()),
                     severity_rank: ActiveValue::set(g.severity.rank()),

@@ -283,7 +283,7 @@ impl Model {
                 .iter()
                 .flat_map(|&(items, cid)| items.iter().map(move |i| (i, cid)))
         };
-        let pids: Vec<Uuid> = (0..total).map(|_| Uuid::new_v4()).collect();
+        let pids: Vec<Uuid> = (0..total).map(|_| Uuid::now_v7()).collect();
         let fingerprints: Vec<String> = flat().map(|(item, _)| item.fingerprint()).collect();
         // One promotion per fingerprint, in order of first appearance, with
         // the correlation id of its latest event.

@@ -113,7 +113,7 @@ impl Model {
         let rows: Vec<ActiveModel> = envelopes
             .into_iter()
             .map(|(kind, alert_pid, severity, payload, correlation_id)| {
-                let id = Uuid::new_v4();
+                let id = Uuid::now_v7();
                 let envelope = json!({
                     "id": id.to_string(),
                     "type": kind.as_str(),

@@ -325,7 +325,7 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, rows: &[Outgoing<'_>]) -> Model
             new.push(deliveries::ActiveModel {
                 created_at: ActiveValue::set(now),
                 updated_at: ActiveValue::set(now),
-                pid: ActiveValue::set(Uuid::new_v4()),
+                pid: ActiveValue::set(Uuid::now_v7()),
                 envelope_row: ActiveValue::set(row.id),
                 event_type: ActiveValue::set(row.event_type.to_string()),
                 status: ActiveValue::set(PENDING.into()),
