@@ -159,12 +159,11 @@ pub fn start(
             }
             tokio::select! {
                 Some(first) = handed.recv() => {
+                    // Everything handed over meanwhile (marking waits for
+                    // SQLite's write lock, a whole ingestion round).
                     let mut batch = first;
-                    while batch.len() < BATCH as usize {
-                        match handed.try_recv() {
-                            Ok(more) => batch.extend(more),
-                            Err(_) => break,
-                        }
+                    while let Ok(more) = handed.try_recv() {
+                        batch.extend(more);
                     }
                     unmarked.extend(batch.iter().map(|c| {
                         (c.delivered.id, c.kind.as_str(), c.delivered.severity_rank)
@@ -249,6 +248,14 @@ pub async fn dispatch_once(
 ) -> Result<usize> {
     let stale_before = Utc::now()
         - chrono::Duration::from_std(CLAIM_GRACE).unwrap_or_else(|_| chrono::Duration::zero());
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+        && outbox_envelopes::Model::claim_pending(db, 1, stale_before)
+            .await?
+            .is_empty()
+    {
+        // Nothing to take: no need to queue for the write lock.
+        return Ok(0);
+    }
     let _writer = crate::models::sqlite_write_lock(db).await;
     let txn = db.begin().await?;
     let rows = outbox_envelopes::Model::claim_pending(&txn, BATCH, stale_before).await?;
