@@ -2,7 +2,10 @@ use loco_rs::cli;
 use migration::Migrator;
 use vigil::app::App;
 
-#[tokio::main]
-async fn main() -> loco_rs::Result<()> {
-    cli::main::<App, Migrator>().await
+fn main() -> loco_rs::Result<()> {
+    vigil::memory::tune();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(cli::main::<App, Migrator>())
 }
