@@ -125,10 +125,6 @@ impl Hooks for App {
         }
         let settings = Arc::new(Settings::from_config(&ctx.config)?);
         ctx.shared_store.insert(settings.clone());
-        // From here on the settings are read from the store (Settings::get).
-        // Axum clones the context for every request, config and all: the
-        // raw settings tree was most of that clone's allocations.
-        ctx.config.settings = None;
         // Compiled once; a bad operator rules file stops the start, named.
         ctx.shared_store
             .insert(Arc::new(settings.detection.rules()?));
