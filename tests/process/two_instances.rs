@@ -109,13 +109,33 @@ async fn two_instances_sharing_postgres_and_redis_show_every_alert_to_every_clie
     db.close().await.ok();
 }
 
-fn redis_server(port: u16) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server)")
+/// A private redis-server, stopped when dropped (a failing test must not
+/// leave it running: it would keep the port, and whatever file handles it
+/// inherited, such as a build lock).
+struct RedisServer(Child);
+
+impl RedisServer {
+    fn kill(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn redis_server(port: u16) -> RedisServer {
+    RedisServer(
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server)"),
+    )
 }
 
 #[tokio::test]
@@ -136,8 +156,7 @@ async fn with_redis_stopped_mid_run_ingestion_and_the_local_feed_keep_working() 
     assert_eq!(collect(&mut feed, 5).await.1.len(), 5, "through Redis");
 
     // Redis goes away: ingestion goes on, the feed goes local, health says so.
-    redis.kill().expect("stop redis");
-    redis.wait().ok();
+    redis.kill();
     let h = wait_health(&server, "unavailable").await;
     assert_eq!(h["status"], "degraded");
     assert_eq!(h["database"], "ok");
@@ -160,7 +179,6 @@ async fn with_redis_stopped_mid_run_ingestion_and_the_local_feed_keep_working() 
         (5, 5),
         "through Redis again, once each"
     );
-    redis.kill().ok();
-    redis.wait().ok();
+    redis.kill();
     db.close().await.ok();
 }
