@@ -11,6 +11,7 @@ mod m20261123_000007_api_keys;
 mod m20261123_000008_webhooks;
 mod m20261124_000007_log_cursors;
 mod m20261125_000010_outbox_claimed_by;
+mod m20261125_000011_outbox_pending_split;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_webhooks::Migration),
             Box::new(m20261124_000007_log_cursors::Migration),
             Box::new(m20261125_000010_outbox_claimed_by::Migration),
+            Box::new(m20261125_000011_outbox_pending_split::Migration),
             // inject-above (do not remove this comment)
         ]
     }

@@ -203,23 +203,48 @@ impl Model {
         limit: u64,
         stale_before: DateTime<Utc>,
     ) -> ModelResult<Vec<Self>> {
+        let lock = |q: sea_orm::Select<Entity>| {
+            if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+                q.lock_with_behavior(
+                    sea_orm::sea_query::LockType::Update,
+                    sea_orm::sea_query::LockBehavior::SkipLocked,
+                )
+            } else {
+                q
+            }
+        };
+        // Each query matches one partial index exactly (migration 000011).
+        let mut rows = lock(
+            Entity::find()
+                .filter(Column::DeliveredAt.is_null())
+                .filter(Column::ClaimedBy.is_null())
+                .order_by_asc(Column::Id)
+                .limit(limit),
+        )
+        .all(db)
+        .await?;
+        let claimed = || {
+            Entity::find()
+                .filter(Column::DeliveredAt.is_null())
+                .filter(Column::ClaimedBy.is_not_null())
+                .order_by_asc(Column::Id)
+        };
+        // Claimed envelopes are marked within moments: only when the oldest
+        // still pending is stale are there any to take over.
+        let oldest = claimed().limit(1).one(db).await?;
         let stale: sea_orm::prelude::DateTimeWithTimeZone = stale_before.into();
-        let mut q = Entity::find()
-            .filter(Column::DeliveredAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(Column::ClaimedBy.is_null())
-                    .add(Column::CreatedAt.lt(stale)),
+        if oldest.is_some_and(|o| o.created_at < stale) && (rows.len() as u64) < limit {
+            let more = lock(
+                claimed()
+                    .filter(Column::CreatedAt.lt(stale))
+                    .limit(limit - rows.len() as u64),
             )
-            .order_by_asc(Column::Id)
-            .limit(limit);
-        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            q = q.lock_with_behavior(
-                sea_orm::sea_query::LockType::Update,
-                sea_orm::sea_query::LockBehavior::SkipLocked,
-            );
+            .all(db)
+            .await?;
+            rows.extend(more);
+            rows.sort_by_key(|r| r.id);
         }
-        Ok(q.all(db).await?)
+        Ok(rows)
     }
 
     /// Records the delivery of the envelopes with these ids.
