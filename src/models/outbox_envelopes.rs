@@ -233,14 +233,12 @@ impl Model {
         // still pending is stale are there any to take over.
         let oldest = claimed().limit(1).one(db).await?;
         let stale: sea_orm::prelude::DateTimeWithTimeZone = stale_before.into();
-        if oldest.is_some_and(|o| o.created_at < stale) && (rows.len() as u64) < limit {
-            let more = lock(
-                claimed()
-                    .filter(Column::CreatedAt.lt(stale))
-                    .limit(limit - rows.len() as u64),
-            )
-            .all(db)
-            .await?;
+        if oldest.is_some_and(|o| o.created_at < stale) {
+            // A share of the batch even behind a backlog of unclaimed ones.
+            let room = (limit - rows.len() as u64).max(limit / 4).max(1);
+            let more = lock(claimed().filter(Column::CreatedAt.lt(stale)).limit(room))
+                .all(db)
+                .await?;
             rows.extend(more);
             rows.sort_by_key(|r| r.id);
         }

@@ -199,12 +199,14 @@ impl Model {
         if let Some(user) = recent::get(pid) {
             return Ok(user);
         }
+        // Trusted from before the read, not from when it returned.
+        let read_at = std::time::Instant::now();
         let user = Entity::find()
             .filter(Column::Pid.eq(pid))
             .one(db)
             .await?
             .ok_or(ModelError::EntityNotFound)?;
-        recent::put(generation, &user);
+        recent::put(generation, read_at, &user);
         Ok(user)
     }
 
@@ -411,8 +413,8 @@ mod recent {
         (read.elapsed() < RECENT_TTL).then(|| user.clone())
     }
 
-    /// Keeps `user`, read when the generation was `generation`.
-    pub fn put(generation: u64, user: &Model) {
+    /// Keeps `user`, read from `read_at` when the generation was `generation`.
+    pub fn put(generation: u64, read_at: Instant, user: &Model) {
         let mut users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
         if GENERATION.load(Ordering::SeqCst) != generation {
             return;
@@ -424,7 +426,7 @@ mod recent {
                 users.clear();
             }
         }
-        users.insert(user.pid, (Instant::now(), user.clone()));
+        users.insert(user.pid, (read_at, user.clone()));
     }
 
     pub fn forget(pid: Uuid) {

@@ -41,9 +41,13 @@ pub const MARK_EVERY: Duration = Duration::from_millis(100);
 /// How old an envelope claimed by a dispatcher must be, still unmarked,
 /// before any dispatcher takes it (its publisher died).
 pub const CLAIM_GRACE: Duration = Duration::from_secs(10);
-/// Hand-offs waiting for the dispatcher before writers stop handing off
-/// (what they could not hand off is published after [`CLAIM_GRACE`]).
-const HANDOFF_QUEUE: usize = 4_096;
+/// Hand-offs (ingestion rounds, up to 4,000 envelopes each) waiting for the
+/// dispatcher before writers stop handing off (what they could not hand off
+/// is published after [`CLAIM_GRACE`]).
+const HANDOFF_QUEUE: usize = 64;
+/// Published envelopes awaiting their mark at most: past this (marking
+/// failing or slow), hand-offs wait in the queue, then go the grace way.
+const MAX_UNMARKED: usize = 20_000;
 
 /// The live feed of this process: delivered envelopes fan out to every
 /// subscriber. Sending never waits, so a slow subscriber cannot slow
@@ -158,7 +162,16 @@ pub fn start(
                 }
             }
             tokio::select! {
-                Some(first) = handed.recv() => {
+                // Pokes first: an envelope a handler committed before this
+                // hand-off's round is published before it (outbox order,
+                // which `?after=` relies on).
+                biased;
+                () = feed.wake.notified() => poked = true,
+                Some(first) = handed.recv(), if unmarked.len() < MAX_UNMARKED => {
+                    // Unclaimed envelopes committed meanwhile go first.
+                    if let Err(err) = dispatch_once(&db, &feed, webhooks, fanout).await {
+                        tracing::warn!(error = %err, "outbox dispatch failed; retrying");
+                    }
                     // Everything handed over meanwhile (marking waits for
                     // SQLite's write lock, a whole ingestion round).
                     let mut batch = first;
@@ -176,7 +189,6 @@ pub fn start(
                         Err(err) => tracing::warn!(error = %err, "marking envelopes delivered failed; retrying"),
                     }
                 }
-                () = feed.wake.notified() => poked = true,
                 _ = poll.tick() => poked = true,
             }
         }
