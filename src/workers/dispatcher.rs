@@ -168,10 +168,6 @@ pub fn start(
                 biased;
                 () = feed.wake.notified() => poked = true,
                 Some(first) = handed.recv(), if unmarked.len() < MAX_UNMARKED => {
-                    // Unclaimed envelopes committed meanwhile go first.
-                    if let Err(err) = dispatch_once(&db, &feed, webhooks, fanout).await {
-                        tracing::warn!(error = %err, "outbox dispatch failed; retrying");
-                    }
                     // Everything handed over meanwhile (marking waits for
                     // SQLite's write lock, a whole ingestion round).
                     let mut batch = first;
