@@ -223,23 +223,23 @@ impl Model {
         )
         .all(db)
         .await?;
-        let claimed = || {
+        // Claimed envelopes are marked within moments, so the claimed index
+        // holds few rows: scanning it for stale ones is cheap. They get a
+        // share of the batch even behind a backlog of unclaimed ones.
+        let stale: sea_orm::prelude::DateTimeWithTimeZone = stale_before.into();
+        let room = (limit - rows.len() as u64).max(limit / 4).max(1);
+        let taken_over = lock(
             Entity::find()
                 .filter(Column::DeliveredAt.is_null())
                 .filter(Column::ClaimedBy.is_not_null())
+                .filter(Column::CreatedAt.lt(stale))
                 .order_by_asc(Column::Id)
-        };
-        // Claimed envelopes are marked within moments: only when the oldest
-        // still pending is stale are there any to take over.
-        let oldest = claimed().limit(1).one(db).await?;
-        let stale: sea_orm::prelude::DateTimeWithTimeZone = stale_before.into();
-        if oldest.is_some_and(|o| o.created_at < stale) {
-            // A share of the batch even behind a backlog of unclaimed ones.
-            let room = (limit - rows.len() as u64).max(limit / 4).max(1);
-            let more = lock(claimed().filter(Column::CreatedAt.lt(stale)).limit(room))
-                .all(db)
-                .await?;
-            rows.extend(more);
+                .limit(room),
+        )
+        .all(db)
+        .await?;
+        if !taken_over.is_empty() {
+            rows.extend(taken_over);
             rows.sort_by_key(|r| r.id);
         }
         Ok(rows)

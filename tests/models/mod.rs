@@ -1,2 +1,3 @@
 mod ingest_writer;
+mod outbox;
 mod users;

@@ -1,0 +1,75 @@
+//! The polling dispatcher and envelopes claimed by another process's
+//! dispatcher: left alone while that process may still publish them, taken
+//! over once they are stale (their publisher died before marking them).
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait};
+use serde_json::json;
+use vigil::{
+    models::_entities::outbox_envelopes,
+    workers::dispatcher::{Feed, CLAIM_GRACE},
+};
+
+async fn envelope(
+    db: &sea_orm::DatabaseConnection,
+    claimed_by: Option<uuid::Uuid>,
+    age: chrono::Duration,
+) -> i64 {
+    let at = Utc::now() - age;
+    let id = uuid::Uuid::now_v7();
+    outbox_envelopes::ActiveModel {
+        envelope_id: ActiveValue::set(id),
+        event_type: ActiveValue::set("alert.created".into()),
+        alert_pid: ActiveValue::set(uuid::Uuid::now_v7()),
+        severity_rank: ActiveValue::set(3),
+        envelope: ActiveValue::set(json!({"id": id.to_string(), "type": "alert.created"})),
+        claimed_by: ActiveValue::set(claimed_by),
+        created_at: ActiveValue::set(at.into()),
+        updated_at: ActiveValue::set(at.into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("envelope")
+    .id
+}
+
+#[tokio::test]
+async fn claimed_envelopes_are_taken_over_only_once_stale() {
+    let app = crate::support::boot().await;
+    let db = app.app_context.db.clone();
+    // The app's own dispatcher polls this database.
+    let feed = Feed::get(&app.app_context).expect("feed");
+    let mut live = feed.subscribe();
+    let other = Some(uuid::Uuid::now_v7());
+    let grace = chrono::Duration::from_std(CLAIM_GRACE).unwrap();
+
+    let fresh = envelope(&db, other, chrono::Duration::zero()).await;
+    let unclaimed = envelope(&db, None, chrono::Duration::zero()).await;
+    let stale = envelope(&db, other, grace + chrono::Duration::seconds(5)).await;
+    feed.poke();
+
+    // The unclaimed and the stale one are published and marked; the one
+    // another live dispatcher holds is not.
+    let mut published = Vec::new();
+    while published.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(5), live.recv()).await {
+            Ok(Ok(d)) => published.push(d.id),
+            other => panic!("published {published:?}, then {other:?}"),
+        }
+    }
+    published.sort_unstable();
+    assert_eq!(published, [unclaimed, stale]);
+    // Two more polls later the claimed one is still left to its owner.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(live.try_recv().is_err(), "nothing else published");
+    for (id, delivered) in [(fresh, false), (unclaimed, true), (stale, true)] {
+        let row = outbox_envelopes::Entity::find_by_id(id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.delivered_at.is_some(), delivered, "envelope {id}");
+    }
+}
