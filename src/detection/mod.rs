@@ -8,6 +8,7 @@
 //! MEDIUM, else LOW. Scores are kept in thousandths so the bands are exact.
 pub mod decode;
 pub mod parse;
+pub mod rng;
 pub mod rules;
 pub mod windows;
 

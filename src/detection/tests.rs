@@ -1,7 +1,7 @@
 //! Rule, score and window tests on log lines, and the parser's fuzz test.
 use std::sync::Arc;
 
-use super::{parse::parse, rules::Rules, severity_of, Detector, Verdict};
+use super::{parse::parse, rng::Rng, rules::Rules, severity_of, Detector, Verdict};
 use crate::models::severity::Severity;
 
 fn detector() -> Detector {
@@ -358,22 +358,6 @@ fn window_memory_is_bounded_and_replays_are_deterministic() {
     );
 }
 
-/// xorshift64*: a small deterministic generator for the fuzz test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap_or(0)
-    }
-}
-
 #[test]
 fn parsing_and_scoring_never_panic_on_arbitrary_bytes() {
     let seeds = [
@@ -384,7 +368,7 @@ fn parsing_and_scoring_never_panic_on_arbitrary_bytes() {
     ];
     let alphabet: &[u8] =
         b" \"\\[]-:/%+x0123456789abcdefABCDEF.\r\n\t{}$'`;|&<>=?#\x00\xff\xc3\xa9";
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut d = detector();
     let (mut parsed, mut refused) = (0u32, 0u32);
     for round in 0..60_000 {
@@ -392,7 +376,7 @@ fn parsing_and_scoring_never_panic_on_arbitrary_bytes() {
             // Entirely random bytes, of random length.
             let len = rng.below(300);
             (0..len)
-                .map(|_| u8::try_from(rng.next() & 0xff).unwrap_or(0))
+                .map(|_| u8::try_from(rng.next_u64() & 0xff).unwrap_or(0))
                 .collect()
         } else {
             // A real line, mutated: byte flips, insertions from a hostile
@@ -404,7 +388,7 @@ fn parsing_and_scoring_never_panic_on_arbitrary_bytes() {
                 }
                 let at = rng.below(b.len());
                 match rng.below(5) {
-                    0 => b[at] = u8::try_from(rng.next() & 0xff).unwrap_or(0),
+                    0 => b[at] = u8::try_from(rng.next_u64() & 0xff).unwrap_or(0),
                     1 => b.insert(at, alphabet[rng.below(alphabet.len())]),
                     2 => {
                         b.remove(at);

@@ -10,31 +10,12 @@ use std::{
 use vigil::{
     detection::{
         parse::{parse_with, TimeCache},
+        rng::Rng,
         rules::Rules,
         Detector,
     },
     models::severity::Severity,
 };
-
-/// xorshift64*: deterministic, so a given seed always writes the same file.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -115,7 +96,7 @@ const ATTACKS: &[&str] = &[
 pub fn gen_log(out: &PathBuf, lines: usize, attack_per_mille: usize, clients: usize, seed: u64) {
     let file = std::fs::File::create(out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     // 2026-11-01T00:00:00Z onwards, spread over a day.
     let start = 1_793_491_200_i64;
     let span = 86_400_i64;
