@@ -157,7 +157,6 @@ impl Hooks for App {
         };
         dispatcher::start(ctx.db.clone(), feed, Some(sweeper.waker()), fanout);
         ctx.shared_store.insert(sweeper);
-        crate::memory::start_trimming();
         Ok(())
     }
 

@@ -3,7 +3,6 @@ pub mod controllers;
 pub mod detection;
 pub mod errors;
 pub mod initializers;
-pub mod memory;
 pub mod models;
 pub mod settings;
 pub mod tasks;
