@@ -1,6 +1,6 @@
 use std::{collections::HashMap, net::IpAddr};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use loco_rs::prelude::*;
 use sea_orm::{Order, Select};
 use serde_json::{Map, Value};
@@ -352,47 +352,66 @@ impl Model {
         .await?;
         let claimed = outbox_envelopes::Model::append_many(db, envelopes, claimed_by).await?;
 
-        let mut rows = Vec::with_capacity(total);
+        // The events as they are stored: built here, so only the row ids
+        // come back from the insert (timestamps at the databases' common
+        // precision, microseconds, so a later read returns the same).
+        let stamp = |t: DateTime<Utc>| t.trunc_subsecs(6).fixed_offset();
+        let created = stamp(now);
+        let mut events = Vec::with_capacity(total);
         let mut alert_of = Vec::with_capacity(total);
-        for (((item, _), pid), fingerprint) in flat().zip(&pids).zip(&fingerprints) {
+        for (((item, _), pid), fingerprint) in flat().zip(&pids).zip(fingerprints) {
             let alert = (item.severity >= threshold)
-                .then(|| alerts.get(fingerprint).map(|(a, _)| a))
+                .then(|| alerts.get(&fingerprint).map(|(a, _)| a))
                 .flatten();
-            rows.push(ActiveModel {
-                pid: ActiveValue::set(*pid),
-                source: ActiveValue::set(item.source.clone()),
-                event_type: ActiveValue::set(item.event_type.clone()),
-                severity: ActiveValue::set(item.severity.as_str().to_string()),
-                severity_rank: ActiveValue::set(item.severity.rank()),
-                description: ActiveValue::set(item.description.clone()),
-                source_ip: ActiveValue::set(item.source_ip.map(|ip| ip.to_string())),
-                destination_ip: ActiveValue::set(item.destination_ip.map(|ip| ip.to_string())),
-                occurred_at: ActiveValue::set(item.occurred_at.into()),
-                metadata: ActiveValue::set(item.metadata.clone().map(Value::Object)),
-                dedup_key: ActiveValue::set(item.dedup_key.clone()),
-                fingerprint: ActiveValue::set(fingerprint.clone()),
-                alert_id: ActiveValue::set(alert.map(|a| a.id)),
-                created_at: ActiveValue::set(now.into()),
-                updated_at: ActiveValue::set(now.into()),
-                ..Default::default()
+            events.push(Self {
+                id: 0,
+                pid: *pid,
+                source: item.source.clone(),
+                event_type: item.event_type.clone(),
+                severity: item.severity.as_str().to_string(),
+                severity_rank: item.severity.rank(),
+                description: item.description.clone(),
+                source_ip: item.source_ip.map(|ip| ip.to_string()),
+                destination_ip: item.destination_ip.map(|ip| ip.to_string()),
+                occurred_at: stamp(item.occurred_at),
+                metadata: item.metadata.clone().map(Value::Object),
+                dedup_key: item.dedup_key.clone(),
+                fingerprint,
+                alert_id: alert.map(|a| a.id),
+                created_at: created,
+                updated_at: created,
             });
             alert_of.push(alert.cloned());
         }
-        let mut stored: HashMap<Uuid, Self> = HashMap::with_capacity(total);
-        let mut rows = rows.into_iter();
+        let mut ids: HashMap<Uuid, i64> = HashMap::with_capacity(total);
+        let mut rest = &events[..];
         for size in super::chunk_sizes(total) {
-            let chunk: Vec<ActiveModel> = rows.by_ref().take(size).collect();
-            let inserted = Entity::insert_many(chunk).exec_with_returning(db).await?;
-            stored.extend(inserted.into_iter().map(|e| (e.pid, e)));
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
+            let rows = chunk.iter().map(|e| {
+                let mut row = e.clone().into_active_model();
+                row.id = ActiveValue::NotSet;
+                row
+            });
+            let mut insert = sea_orm::QueryTrait::into_query(Entity::insert_many(rows));
+            insert.returning(
+                sea_orm::sea_query::Query::returning().columns([Column::Id, Column::Pid]),
+            );
+            for row in db.query_all(&insert).await? {
+                ids.insert(row.try_get("", "pid")?, row.try_get("", "id")?);
+            }
         }
-        let mut ingested = pids.iter().zip(alert_of).map(|(pid, alert)| {
-            let event = stored.remove(pid).ok_or(ModelError::EntityNotFound)?;
-            Ok(Ingested { event, alert })
-        });
+        for event in &mut events {
+            event.id = *ids.get(&event.pid).ok_or(ModelError::EntityNotFound)?;
+        }
+        let mut ingested = events
+            .into_iter()
+            .zip(alert_of)
+            .map(|(event, alert)| Ingested { event, alert });
         let per_request = requests
             .iter()
             .map(|(items, _)| ingested.by_ref().take(items.len()).collect())
-            .collect::<ModelResult<_>>()?;
+            .collect();
         Ok((per_request, claimed))
     }
 
