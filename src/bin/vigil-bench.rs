@@ -6,8 +6,11 @@
 //! ```
 //!
 //! Phases: single-event ingestion (HIGH events, so the alert path runs),
-//! batch ingestion (which also loads `--load` events), then listing alerts:
-//! the first page and a deep cursor page. With `--pid`, the server's peak RSS.
+//! batch ingestion (which also loads `--load` events, each HIGH with an
+//! alert of its own: the worst case), then listing alerts: the first page
+//! and a deep cursor page; last, `--mixed` events in batches of a sensor
+//! mix (most below the alert threshold, the rest joining a few thousand
+//! alerts). With `--pid`, the server's peak RSS.
 //!
 //! Access-log detection (no server needed):
 //!
@@ -45,6 +48,7 @@ struct Args {
     clients: usize,
     events: usize,
     load: usize,
+    mixed: usize,
     batch_size: usize,
     list_requests: usize,
     deep_pages: usize,
@@ -64,6 +68,7 @@ fn parse_args() -> Args {
         clients: 32,
         events: 20_000,
         load: 200_000,
+        mixed: 100_000,
         batch_size: 1_000,
         list_requests: 1_000,
         deep_pages: 100,
@@ -93,6 +98,7 @@ fn parse_args() -> Args {
             "--clients" => a.clients = v.parse().unwrap_or(a.clients),
             "--events" => a.events = v.parse().unwrap_or(a.events),
             "--load" => a.load = v.parse().unwrap_or(a.load),
+            "--mixed" => a.mixed = v.parse().unwrap_or(a.mixed),
             "--batch-size" => a.batch_size = v.parse().unwrap_or(a.batch_size),
             "--list-requests" => a.list_requests = v.parse().unwrap_or(a.list_requests),
             "--deep-pages" => a.deep_pages = v.parse().unwrap_or(a.deep_pages),
@@ -187,6 +193,36 @@ fn event(i: usize) -> Value {
         "severity": sev,
         "description": "SYN scan of 1,024 ports",
         "source_ip": format!("10.{}.{}.{}", (i / 65536) % 256, (i / 256) % 256, i % 256),
+        "destination_ip": "10.0.0.5",
+        "metadata": {"rule": "ET SCAN", "n": i}
+    })
+}
+
+/// The `i`th event of the sensor mix: 50 % LOW, 30 % MEDIUM, 15 % HIGH,
+/// 5 % CRITICAL; 16 sensors, 4 event types, 100 source addresses, so the
+/// promoted fifth opens at most 6,400 alerts and otherwise joins them.
+fn mixed_event(i: usize) -> Value {
+    // A multiplicative hash, so neighbours differ in every field.
+    let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15_usize) >> 7;
+    let sev = match h % 20 {
+        0..=9 => "LOW",
+        10..=15 => "MEDIUM",
+        16..=18 => "HIGH",
+        _ => "CRITICAL",
+    };
+    let ip = (h / 20) % 100;
+    let kind = [
+        "port_scan",
+        "ssh_brute_force",
+        "malware_beacon",
+        "policy_violation",
+    ][(h / 32_000) % 4];
+    json!({
+        "source": format!("sensor-{}", (h / 2_000) % 16),
+        "event_type": kind,
+        "severity": sev,
+        "description": "observed by the sensor",
+        "source_ip": format!("198.51.100.{ip}"),
         "destination_ip": "10.0.0.5",
         "metadata": {"rule": "ET SCAN", "n": i}
     })
@@ -415,6 +451,29 @@ async fn http_bench() {
         &format!("list alerts, cursor page at {depth}"),
         lat,
         args.list_requests,
+        took,
+    );
+
+    // Batches as a sensor fleet sends them: most events below the alert
+    // threshold, the promoted ones joining the open alerts of a few
+    // attackers (after the list figures, so those see only --load).
+    let batches = args.mixed.div_ceil(size);
+    let offset = args.events + args.load;
+    let (lat, took) = run(&args, &token, args.clients.min(8), batches, move |b| {
+        let events: Vec<Value> = (0..size)
+            .map(|j| mixed_event(offset + b * size + j))
+            .collect();
+        (
+            "POST",
+            "/api/events/batch".to_string(),
+            Some(json!({ "events": events })),
+        )
+    })
+    .await;
+    report(
+        &format!("batch ingestion, sensor mix ({size}/batch)"),
+        lat,
+        batches * size,
         took,
     );
 
