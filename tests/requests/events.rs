@@ -64,6 +64,47 @@ async fn a_high_event_creates_an_alert_and_is_returned_as_sent() {
 }
 
 #[tokio::test]
+async fn the_stored_event_reads_back_exactly_as_the_201_showed_it() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let mut sent = high("2001:db8::7");
+        // Nanoseconds: both databases keep microseconds.
+        sent["occurred_at"] = json!("2026-11-20T10:00:00.123456789+02:00");
+        sent["metadata"] =
+            json!({"rule": "ET SCAN", "hits": [1, 2.5, null], "nested": {"a": true}});
+        let r = request
+            .post("/api/events")
+            .authorization_bearer(&token)
+            .json(&sent)
+            .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        let mut created: Value = r.json();
+        assert_eq!(created["occurred_at"], "2026-11-20T08:00:00.123456Z");
+        created.as_object_mut().unwrap().remove("alert");
+
+        let batch = request
+            .post("/api/events/batch")
+            .authorization_bearer(&token)
+            .json(&json!({"events": [high("203.0.113.9")]}))
+            .await;
+        assert_eq!(batch.status_code(), 201, "{}", batch.text());
+        let mut batched = batch.json::<Value>()["results"][0]["event"].clone();
+        batched.as_object_mut().unwrap().remove("alert");
+
+        for shown in [created, batched] {
+            let id = shown["id"].as_str().unwrap().to_string();
+            let r = request
+                .get(&format!("/api/events/{id}"))
+                .authorization_bearer(&token)
+                .await;
+            assert_eq!(r.status_code(), 200);
+            assert_eq!(r.json::<Value>(), shown, "GET /api/events/{id}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn matching_events_join_one_alert_and_raise_its_severity() {
     crate::support::request(|request, ctx| async move {
         let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
