@@ -228,6 +228,30 @@ fn mixed_event(i: usize) -> Value {
     })
 }
 
+/// Posts `count` events made by `make` (numbered from `offset`) in batches
+/// of `--batch-size` over at most 8 clients, and reports them as `name`.
+async fn batch_phase(
+    args: &Args,
+    token: &str,
+    name: &str,
+    count: usize,
+    offset: usize,
+    make: fn(usize) -> Value,
+) {
+    let size = args.batch_size;
+    let batches = count.div_ceil(size);
+    let (lat, took) = run(args, token, args.clients.min(8), batches, move |b| {
+        let events: Vec<Value> = (0..size).map(|j| make(offset + b * size + j)).collect();
+        (
+            "POST",
+            "/api/events/batch".to_string(),
+            Some(json!({ "events": events })),
+        )
+    })
+    .await;
+    report(&format!("{name} ({size}/batch)"), lat, batches * size, took);
+}
+
 /// Runs `total` requests over `clients` connections; returns latencies.
 async fn run<F>(
     args: &Args,
@@ -399,24 +423,15 @@ async fn http_bench() {
     .await;
     report("single-event ingestion (HIGH)", lat, args.events, took);
 
-    let batches = args.load.div_ceil(args.batch_size);
-    let size = args.batch_size;
-    let offset = args.events;
-    let (lat, took) = run(&args, &token, args.clients.min(8), batches, move |b| {
-        let events: Vec<Value> = (0..size).map(|j| event(offset + b * size + j)).collect();
-        (
-            "POST",
-            "/api/events/batch".to_string(),
-            Some(json!({ "events": events })),
-        )
-    })
+    batch_phase(
+        &args,
+        &token,
+        "batch ingestion",
+        args.load,
+        args.events,
+        event,
+    )
     .await;
-    report(
-        &format!("batch ingestion ({size}/batch)"),
-        lat,
-        batches * size,
-        took,
-    );
 
     let (lat, took) = run(&args, &token, args.clients, args.list_requests, |_| {
         ("GET", "/api/alerts?page_size=10".to_string(), None)
@@ -457,25 +472,9 @@ async fn http_bench() {
     // Batches as a sensor fleet sends them: most events below the alert
     // threshold, the promoted ones joining the open alerts of a few
     // attackers (after the list figures, so those see only --load).
-    let batches = args.mixed.div_ceil(size);
     let offset = args.events + args.load;
-    let (lat, took) = run(&args, &token, args.clients.min(8), batches, move |b| {
-        let events: Vec<Value> = (0..size)
-            .map(|j| mixed_event(offset + b * size + j))
-            .collect();
-        (
-            "POST",
-            "/api/events/batch".to_string(),
-            Some(json!({ "events": events })),
-        )
-    })
-    .await;
-    report(
-        &format!("batch ingestion, sensor mix ({size}/batch)"),
-        lat,
-        batches * size,
-        took,
-    );
+    let name = "batch ingestion, sensor mix";
+    batch_phase(&args, &token, name, args.mixed, offset, mixed_event).await;
 
     if let Some(pid) = args.pid {
         if let Some((now, peak)) = rss(pid) {
