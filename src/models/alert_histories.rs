@@ -53,20 +53,42 @@ impl Model {
         if alert_ids.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
-        let rows = alert_ids.iter().map(|id| ActiveModel {
-            alert_id: ActiveValue::set(*id),
-            action: ActiveValue::set("created".to_string()),
-            actor: ActiveValue::set("system".to_string()),
-            from_status: ActiveValue::set(None),
-            to_status: ActiveValue::set(Some(AlertStatus::Open.as_str().to_string())),
-            note: ActiveValue::set(None),
-            changes: ActiveValue::set(None),
-            created_at: ActiveValue::set(now.into()),
-            updated_at: ActiveValue::set(now.into()),
-            ..Default::default()
-        });
-        super::insert_chunked(db, rows.collect()).await?;
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            alert_id: i64,
+            action: &'a str,
+            actor: &'a str,
+            to_status: &'a str,
+            created_at: &'a str,
+            updated_at: &'a str,
+        }
+        use super::bulk::{self, Col};
+        let now = bulk::time(&Utc::now().into());
+        let rows: Vec<Row<'_>> = alert_ids
+            .iter()
+            .map(|&alert_id| Row {
+                alert_id,
+                action: "created",
+                actor: "system",
+                to_status: AlertStatus::Open.as_str(),
+                created_at: &now,
+                updated_at: &now,
+            })
+            .collect();
+        let sql = bulk::insert_sql(
+            db.get_database_backend(),
+            "alert_histories",
+            &[
+                ("alert_id", Col::BigInt),
+                ("action", Col::Text),
+                ("actor", Col::Text),
+                ("to_status", Col::Text),
+                ("created_at", Col::Time),
+                ("updated_at", Col::Time),
+            ],
+            "",
+        );
+        bulk::insert(db, &sql, &rows).await?;
         Ok(())
     }
 

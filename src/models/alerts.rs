@@ -1,11 +1,8 @@
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use loco_rs::prelude::*;
-use sea_orm::{
-    sea_query::{Expr, OnConflict},
-    Order, Select, SqlErr,
-};
+use sea_orm::{FromQueryResult, Order, Select, SqlErr};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -13,6 +10,7 @@ pub use super::_entities::alerts::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
+    bulk,
     events::NewEvent,
     listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
@@ -99,6 +97,68 @@ where
     serde::Deserialize::deserialize(d).map(Some)
 }
 
+/// A new alert row as [`bulk::insert`] writes it.
+#[derive(serde::Serialize)]
+struct AlertRow<'a> {
+    pid: Uuid,
+    title: String,
+    severity: &'a str,
+    severity_rank: i16,
+    status: &'a str,
+    source: &'a str,
+    event_type: &'a str,
+    source_ip: Option<String>,
+    fingerprint: &'a str,
+    open_fingerprint: &'a str,
+    occurrences: i64,
+    first_seen: String,
+    last_seen: String,
+    event_pid: Uuid,
+    tags: &'a Value,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+/// The promotion upsert (the columns of [`AlertRow`]) on the unique index
+/// of open fingerprints: a joined alert adds the occurrences, keeps the
+/// latest `last_seen` and the highest severity. Returns every column.
+fn promote_sql(backend: sea_orm::DbBackend) -> String {
+    use bulk::Col::{BigInt, Json, SmallInt, Text, Time, Uuid as Id};
+    bulk::insert_sql(
+        backend,
+        "alerts",
+        &[
+            ("pid", Id),
+            ("title", Text),
+            ("severity", Text),
+            ("severity_rank", SmallInt),
+            ("status", Text),
+            ("source", Text),
+            ("event_type", Text),
+            ("source_ip", Text),
+            ("fingerprint", Text),
+            ("open_fingerprint", Text),
+            ("occurrences", BigInt),
+            ("first_seen", Time),
+            ("last_seen", Time),
+            ("event_pid", Id),
+            ("tags", Json),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        "ON CONFLICT (\"open_fingerprint\") DO UPDATE SET \
+         \"occurrences\" = \"alerts\".\"occurrences\" + excluded.\"occurrences\", \
+         \"last_seen\" = CASE WHEN excluded.\"last_seen\" > \"alerts\".\"last_seen\" \
+           THEN excluded.\"last_seen\" ELSE \"alerts\".\"last_seen\" END, \
+         \"severity\" = CASE WHEN excluded.\"severity_rank\" > \"alerts\".\"severity_rank\" \
+           THEN excluded.\"severity\" ELSE \"alerts\".\"severity\" END, \
+         \"severity_rank\" = CASE WHEN excluded.\"severity_rank\" > \"alerts\".\"severity_rank\" \
+           THEN excluded.\"severity_rank\" ELSE \"alerts\".\"severity_rank\" END, \
+         \"updated_at\" = excluded.\"updated_at\" \
+         RETURNING *",
+    )
+}
+
 impl Model {
     #[must_use]
     pub fn severity(&self) -> Severity {
@@ -120,8 +180,7 @@ impl Model {
     }
 
     /// Creates or joins the open alert of each fingerprint in `groups`, in
-    /// one multi-row upsert (per 500 fingerprints) on the unique index of
-    /// open fingerprints, so concurrent writers can never open two alerts:
+    /// one upsert ([`promote_sql`]) on the unique index of open fingerprints, so concurrent writers can never open two alerts:
     /// a new alert starts with the group's occurrences, first and last seen
     /// and highest severity; an open one adds the occurrences, moves
     /// `last_seen` forward and raises its severity. Returns each
@@ -141,89 +200,49 @@ impl Model {
         // take the row locks in the same order and cannot deadlock.
         let mut sorted: Vec<&Promotion<'_>> = groups.iter().collect();
         sorted.sort_by(|a, b| a.fingerprint.cmp(b.fingerprint));
-        let mut out = HashMap::with_capacity(groups.len());
-        let mut rest = &sorted[..];
-        for size in super::chunk_sizes(sorted.len()) {
-            let (chunk, after) = rest.split_at(size);
-            rest = after;
-            let rows = chunk.iter().map(|g| {
+        let (created, tags) = (bulk::time(&now.trunc_subsecs(6).into()), json!([]));
+        let rows: Vec<AlertRow<'_>> = sorted
+            .iter()
+            .map(|g| {
                 let event = g.first;
                 let title = match event.source_ip {
                     Some(ip) => format!("{} on {} from {ip}", event.event_type, event.source),
                     None => format!("{} on {}", event.event_type, event.source),
                 };
-                ActiveModel {
-                    pid: ActiveValue::set(Uuid::now_v7()),
-                    title: ActiveValue::set(title.chars().take(400).collect()),
-                    severity: ActiveValue::set(g.severity.as_str().to_string()),
-                    severity_rank: ActiveValue::set(g.severity.rank()),
-                    status: ActiveValue::set(AlertStatus::Open.as_str().to_string()),
-                    source: ActiveValue::set(event.source.clone()),
-                    event_type: ActiveValue::set(event.event_type.clone()),
-                    source_ip: ActiveValue::set(event.source_ip.map(|ip| ip.to_string())),
-                    fingerprint: ActiveValue::set(g.fingerprint.to_string()),
-                    open_fingerprint: ActiveValue::set(Some(g.fingerprint.to_string())),
-                    occurrences: ActiveValue::set(g.occurrences),
-                    first_seen: ActiveValue::set(g.first_seen.into()),
-                    last_seen: ActiveValue::set(g.last_seen.into()),
-                    event_pid: ActiveValue::set(g.first_pid),
-                    assignee: ActiveValue::set(None),
-                    tags: ActiveValue::set(json!([])),
-                    acknowledged_at: ActiveValue::set(None),
-                    resolved_at: ActiveValue::set(None),
-                    created_at: ActiveValue::set(now.into()),
-                    updated_at: ActiveValue::set(now.into()),
-                    ..Default::default()
+                AlertRow {
+                    pid: Uuid::now_v7(),
+                    title: title.chars().take(400).collect(),
+                    severity: g.severity.as_str(),
+                    severity_rank: g.severity.rank(),
+                    status: AlertStatus::Open.as_str(),
+                    source: &event.source,
+                    event_type: &event.event_type,
+                    source_ip: event.source_ip.map(|ip| ip.to_string()),
+                    fingerprint: g.fingerprint,
+                    open_fingerprint: g.fingerprint,
+                    occurrences: g.occurrences,
+                    first_seen: bulk::time(&g.first_seen.trunc_subsecs(6).into()),
+                    last_seen: bulk::time(&g.last_seen.trunc_subsecs(6).into()),
+                    event_pid: g.first_pid,
+                    tags: &tags,
+                    created_at: &created,
+                    updated_at: &created,
                 }
-            });
-            let joined = Entity::insert_many(rows)
-                .on_conflict(Self::join_open())
-                .exec_with_returning(db)
-                .await?;
-            let wanted: HashMap<&str, i64> = chunk
-                .iter()
-                .map(|g| (g.fingerprint, g.occurrences))
-                .collect();
-            for alert in joined {
-                let created = wanted.get(alert.fingerprint.as_str()) == Some(&alert.occurrences);
-                out.insert(alert.fingerprint.clone(), (alert, created));
-            }
+            })
+            .collect();
+        let sql = promote_sql(db.get_database_backend());
+        let mut out = HashMap::with_capacity(groups.len());
+        for row in bulk::insert(db, &sql, &rows).await? {
+            let alert = Self::from_query_result(&row, "")?;
+            // A new alert has exactly the group's occurrences; a joined
+            // one had at least one already.
+            let wanted = sorted
+                .binary_search_by(|g| g.fingerprint.cmp(&alert.fingerprint))
+                .map(|i| sorted[i].occurrences);
+            let created = wanted == Ok(alert.occurrences);
+            out.insert(alert.fingerprint.clone(), (alert, created));
         }
         Ok(out)
-    }
-
-    /// The upsert's join: add the occurrences, keep the latest `last_seen`
-    /// and the highest severity.
-    fn join_open() -> OnConflict {
-        use sea_orm::ExprTrait;
-        OnConflict::column(Column::OpenFingerprint)
-            .value(
-                Column::Occurrences,
-                Expr::col((Entity, Column::Occurrences)).add(Expr::cust("excluded.occurrences")),
-            )
-            .value(
-                Column::LastSeen,
-                Expr::cust(
-                    "CASE WHEN excluded.last_seen > alerts.last_seen \
-                     THEN excluded.last_seen ELSE alerts.last_seen END",
-                ),
-            )
-            .value(
-                Column::Severity,
-                Expr::cust(
-                    "CASE WHEN excluded.severity_rank > alerts.severity_rank \
-                     THEN excluded.severity ELSE alerts.severity END",
-                ),
-            )
-            .value(
-                Column::SeverityRank,
-                Expr::cust(
-                    "CASE WHEN excluded.severity_rank > alerts.severity_rank \
-                     THEN excluded.severity_rank ELSE alerts.severity_rank END",
-                ),
-            )
-            .value(Column::UpdatedAt, Expr::cust("excluded.updated_at"))
-            .to_owned()
     }
 
     /// The envelope payload of this alert (its API representation).

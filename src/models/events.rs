@@ -11,7 +11,7 @@ pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories,
     alert_status::AlertStatus,
-    alerts,
+    alerts, bulk,
     listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
@@ -250,6 +250,75 @@ impl NewEvent {
     }
 }
 
+/// An event row as [`bulk::insert`] writes it.
+#[derive(serde::Serialize)]
+struct EventRow<'a> {
+    pid: Uuid,
+    source: &'a str,
+    event_type: &'a str,
+    severity: &'a str,
+    severity_rank: i16,
+    description: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    destination_ip: Option<&'a str>,
+    occurred_at: String,
+    metadata: Option<&'a Value>,
+    dedup_key: Option<&'a str>,
+    fingerprint: &'a str,
+    alert_id: Option<i64>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl<'a> From<&'a Model> for EventRow<'a> {
+    fn from(e: &'a Model) -> Self {
+        Self {
+            pid: e.pid,
+            source: &e.source,
+            event_type: &e.event_type,
+            severity: &e.severity,
+            severity_rank: e.severity_rank,
+            description: e.description.as_deref(),
+            source_ip: e.source_ip.as_deref(),
+            destination_ip: e.destination_ip.as_deref(),
+            occurred_at: bulk::time(&e.occurred_at),
+            metadata: e.metadata.as_ref(),
+            dedup_key: e.dedup_key.as_deref(),
+            fingerprint: &e.fingerprint,
+            alert_id: e.alert_id,
+            created_at: bulk::time(&e.created_at),
+            updated_at: bulk::time(&e.updated_at),
+        }
+    }
+}
+
+/// The events insert (the columns of [`EventRow`]), returning the row ids.
+fn events_insert_sql(backend: sea_orm::DbBackend) -> String {
+    use bulk::Col::{BigInt, Json, SmallInt, Text, Time, Uuid as Id};
+    bulk::insert_sql(
+        backend,
+        "events",
+        &[
+            ("pid", Id),
+            ("source", Text),
+            ("event_type", Text),
+            ("severity", Text),
+            ("severity_rank", SmallInt),
+            ("description", Text),
+            ("source_ip", Text),
+            ("destination_ip", Text),
+            ("occurred_at", Time),
+            ("metadata", Json),
+            ("dedup_key", Text),
+            ("fingerprint", Text),
+            ("alert_id", BigInt),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        "RETURNING \"id\", \"pid\"",
+    )
+}
+
 /// An event as stored, and the alert it created or joined.
 #[derive(Debug, Clone)]
 pub struct Ingested {
@@ -383,23 +452,13 @@ impl Model {
             });
             alert_of.push(alert.cloned());
         }
+        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::from).collect();
+        let returned =
+            bulk::insert(db, &events_insert_sql(db.get_database_backend()), &rows).await?;
+        drop(rows);
         let mut ids: HashMap<Uuid, i64> = HashMap::with_capacity(total);
-        let mut rest = &events[..];
-        for size in super::chunk_sizes(total) {
-            let (chunk, after) = rest.split_at(size);
-            rest = after;
-            let rows = chunk.iter().map(|e| {
-                let mut row = e.clone().into_active_model();
-                row.id = ActiveValue::NotSet;
-                row
-            });
-            let mut insert = sea_orm::QueryTrait::into_query(Entity::insert_many(rows));
-            insert.returning(
-                sea_orm::sea_query::Query::returning().columns([Column::Id, Column::Pid]),
-            );
-            for row in db.query_all(&insert).await? {
-                ids.insert(row.try_get("", "pid")?, row.try_get("", "id")?);
-            }
+        for row in returned {
+            ids.insert(row.try_get("", "pid")?, row.try_get("", "id")?);
         }
         for event in &mut events {
             event.id = *ids.get(&event.pid).ok_or(ModelError::EntityNotFound)?;

@@ -4,6 +4,7 @@ pub mod alert_histories;
 pub mod alert_status;
 pub mod alerts;
 pub mod api_keys;
+pub mod bulk;
 pub mod events;
 pub mod idempotency_keys;
 pub mod ingest_writer;

@@ -2,7 +2,7 @@
 //! describe, so none is lost on a crash; delivered from here in `id` order.
 use chrono::{DateTime, SecondsFormat, Utc};
 use loco_rs::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 pub use super::_entities::outbox_envelopes::{self, ActiveModel, Column, Entity, Model};
@@ -68,6 +68,60 @@ impl EnvelopeType {
     }
 }
 
+/// An envelope as subscribers receive it (see [`Model::append_many`]).
+#[derive(serde::Serialize)]
+struct EnvelopeText<'a> {
+    id: Uuid,
+    meta: Meta<'a>,
+    payload: &'a Value,
+    source: &'a str,
+    timestamp: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Meta<'a> {
+    correlation_id: &'a str,
+    version: u32,
+}
+
+/// An outbox row as [`super::bulk::insert`] writes it.
+#[derive(serde::Serialize)]
+struct EnvelopeRow<'a> {
+    #[serde(skip)]
+    kind: EnvelopeType,
+    envelope_id: Uuid,
+    event_type: &'a str,
+    alert_pid: Uuid,
+    severity_rank: i16,
+    envelope: String,
+    claimed_by: Option<Uuid>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// The outbox insert (the columns of [`EnvelopeRow`]), returning the row
+/// ids, which are the delivery order.
+fn append_sql(backend: sea_orm::DbBackend) -> String {
+    use super::bulk::Col;
+    super::bulk::insert_sql(
+        backend,
+        "outbox_envelopes",
+        &[
+            ("envelope_id", Col::Uuid),
+            ("event_type", Col::Text),
+            ("alert_pid", Col::Uuid),
+            ("severity_rank", Col::SmallInt),
+            ("envelope", Col::JsonText),
+            ("claimed_by", Col::Uuid),
+            ("created_at", Col::Time),
+            ("updated_at", Col::Time),
+        ],
+        "RETURNING \"id\", \"envelope_id\"",
+    )
+}
+
 impl Model {
     /// Appends one envelope `{id, type, source, timestamp, payload, meta}`,
     /// left to the polling dispatcher.
@@ -109,65 +163,60 @@ impl Model {
         }
         let now = Utc::now();
         let timestamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-        let mut texts = std::collections::HashMap::new();
-        let rows: Vec<ActiveModel> = envelopes
-            .into_iter()
-            .map(|(kind, alert_pid, severity, payload, correlation_id)| {
-                let id = Uuid::now_v7();
-                let envelope = json!({
-                    "id": id.to_string(),
-                    "type": kind.as_str(),
-                    "source": "vigil",
-                    "timestamp": timestamp,
-                    "payload": payload,
-                    "meta": {"correlation_id": correlation_id, "version": ENVELOPE_VERSION},
-                });
-                if claimed_by.is_some() {
-                    texts.insert(id, (kind, severity.rank(), envelope.to_string()));
-                }
-                ActiveModel {
-                    envelope_id: ActiveValue::set(id),
-                    event_type: ActiveValue::set(kind.as_str().to_string()),
-                    alert_pid: ActiveValue::set(alert_pid),
-                    severity_rank: ActiveValue::set(severity.rank()),
-                    envelope: ActiveValue::set(envelope),
-                    claimed_by: ActiveValue::set(claimed_by),
-                    created_at: ActiveValue::set(now.into()),
-                    updated_at: ActiveValue::set(now.into()),
-                    ..Default::default()
-                }
+        let stamp = super::bulk::time(&now.into());
+        let mut rows = Vec::with_capacity(envelopes.len());
+        for (kind, alert_pid, severity, payload, correlation_id) in envelopes {
+            let id = Uuid::now_v7();
+            // Fields in alphabetical order: the text a `Value` of the same
+            // envelope prints, as replays (read back from the row) do.
+            let text = serde_json::to_string(&EnvelopeText {
+                id,
+                meta: Meta {
+                    correlation_id,
+                    version: ENVELOPE_VERSION,
+                },
+                payload: &payload,
+                source: "vigil",
+                timestamp: &timestamp,
+                kind: kind.as_str(),
             })
-            .collect();
-        if claimed_by.is_none() {
-            super::insert_chunked(db, rows).await?;
-            return Ok(Vec::new());
+            .map_err(|e| ModelError::Any(e.into()))?;
+            rows.push(EnvelopeRow {
+                kind,
+                envelope_id: id,
+                event_type: kind.as_str(),
+                alert_pid,
+                severity_rank: severity.rank(),
+                envelope: text,
+                claimed_by,
+                created_at: stamp.clone(),
+                updated_at: stamp.clone(),
+            });
         }
         // The row ids (the delivery order) come back from the insert.
-        let mut claimed = Vec::with_capacity(rows.len());
-        let mut rows = rows.into_iter();
-        for size in super::chunk_sizes(rows.len()) {
-            let mut insert = sea_orm::QueryTrait::into_query(Entity::insert_many(
-                rows.by_ref().take(size).collect::<Vec<_>>(),
-            ));
-            insert.returning(
-                sea_orm::sea_query::Query::returning().columns([Column::Id, Column::EnvelopeId]),
-            );
-            for row in db.query_all(&insert).await? {
-                let id: i64 = row.try_get("", "id")?;
-                let envelope_id: Uuid = row.try_get("", "envelope_id")?;
-                let (kind, severity_rank, text) = texts
-                    .remove(&envelope_id)
-                    .ok_or(ModelError::EntityNotFound)?;
-                claimed.push(Claimed {
-                    kind,
-                    delivered: Delivered {
-                        id,
-                        envelope_id,
-                        severity_rank,
-                        text: text.into(),
-                    },
-                });
-            }
+        let returned =
+            super::bulk::insert(db, &append_sql(db.get_database_backend()), &rows).await?;
+        if claimed_by.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut texts: std::collections::HashMap<Uuid, EnvelopeRow<'_>> =
+            rows.into_iter().map(|r| (r.envelope_id, r)).collect();
+        let mut claimed = Vec::with_capacity(returned.len());
+        for row in returned {
+            let id: i64 = row.try_get("", "id")?;
+            let envelope_id: Uuid = row.try_get("", "envelope_id")?;
+            let row = texts
+                .remove(&envelope_id)
+                .ok_or(ModelError::EntityNotFound)?;
+            claimed.push(Claimed {
+                kind: row.kind,
+                delivered: Delivered {
+                    id,
+                    envelope_id,
+                    severity_rank: row.severity_rank,
+                    text: row.envelope.into(),
+                },
+            });
         }
         claimed.sort_by_key(|c| c.delivered.id);
         Ok(claimed)
@@ -250,12 +299,27 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn mark_delivered<C: ConnectionTrait>(db: &C, ids: &[i64]) -> ModelResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // One statement text for any number of ids (as JSON), so it stays
+        // prepared rather than evicting others (see `app::connect`).
+        let backend = db.get_database_backend();
+        let sql = if backend == sea_orm::DbBackend::Postgres {
+            "UPDATE outbox_envelopes SET delivered_at = $1 \
+             WHERE id IN (SELECT (json_array_elements_text($2::json))::bigint)"
+        } else {
+            "UPDATE outbox_envelopes SET delivered_at = ? \
+             WHERE id IN (SELECT value FROM json_each(?))"
+        };
         let now: sea_orm::prelude::DateTimeWithTimeZone = Utc::now().into();
-        Entity::update_many()
-            .col_expr(Column::DeliveredAt, sea_orm::sea_query::Expr::value(now))
-            .filter(Column::Id.is_in(ids.iter().copied()))
-            .exec(db)
-            .await?;
+        let ids = serde_json::to_string(ids).map_err(|e| ModelError::Any(e.into()))?;
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [now.into(), ids.into()],
+        ))
+        .await?;
         Ok(())
     }
 
