@@ -127,25 +127,32 @@ async fn batch(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     user.allow(Role::Analyst, Scope::EventsWrite)?;
-    let Some(items) = body.get("events").and_then(Value::as_array) else {
+    let Some(count) = body.get("events").and_then(Value::as_array).map(Vec::len) else {
         return Err(ApiError::field("events", "Send {\"events\": [ ... ]}.").into());
     };
-    if items.len() > MAX_BATCH {
+    if count > MAX_BATCH {
         return Err(ApiError::field(
             "events",
-            format!(
-                "At most {MAX_BATCH} events per batch (got {}).",
-                items.len()
-            ),
+            format!("At most {MAX_BATCH} events per batch (got {count})."),
         )
         .into());
     }
+    let idem = idempotency(&headers, &user.principal_id(), &body)?;
+    // The parsed body is freed item by item as the events are parsed, not
+    // held while the writer stores them (memory under concurrent batches).
+    let items = match body {
+        Value::Object(mut fields) => match fields.remove("events") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     let now = Utc::now();
-    let mut valid = Vec::new();
+    let mut valid = Vec::with_capacity(items.len());
     let mut refused: Vec<(usize, FieldErrors)> = Vec::new();
-    let mut valid_index = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match NewEvent::parse(item, now) {
+    let mut valid_index = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match NewEvent::parse(&item, now) {
             Ok(e) => {
                 valid.push(e);
                 valid_index.push(i);
@@ -153,7 +160,6 @@ async fn batch(
             Err(errors) => refused.push((i, errors)),
         }
     }
-    let idem = idempotency(&headers, &user.principal_id(), &body)?;
     let writer = IngestWriter::get(&ctx)?;
     let stored = writer
         .record(&ctx.db, valid, &cid, idem, move |done| {

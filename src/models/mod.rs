@@ -56,26 +56,6 @@ pub fn chunk_sizes(mut n: usize) -> Vec<usize> {
     sizes
 }
 
-/// Inserts `rows` in multi-row statements cut by `chunk_sizes`.
-///
-/// # Errors
-/// Database errors.
-pub async fn insert_chunked<A, C>(db: &C, rows: Vec<A>) -> Result<(), sea_orm::DbErr>
-where
-    A: sea_orm::ActiveModelTrait,
-    C: sea_orm::ConnectionTrait,
-{
-    use sea_orm::EntityTrait;
-    let mut rows = rows.into_iter();
-    for size in chunk_sizes(rows.len()) {
-        let chunk: Vec<A> = rows.by_ref().take(size).collect();
-        A::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
