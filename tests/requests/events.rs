@@ -70,8 +70,14 @@ async fn the_stored_event_reads_back_exactly_as_the_201_showed_it() {
         let mut sent = high("2001:db8::7");
         // Nanoseconds: both databases keep microseconds.
         sent["occurred_at"] = json!("2026-11-20T10:00:00.123456789+02:00");
-        sent["metadata"] =
-            json!({"rule": "ET SCAN", "hits": [1, 2.5, null], "nested": {"a": true}});
+        // Values the JSON-bound inserts must carry through unchanged:
+        // escapes, control characters, astral code points, a u64 beyond
+        // i64, tiny and huge floats.
+        sent["metadata"] = json!({
+            "rule": "ET SCAN", "hits": [1, 2.5, null], "nested": {"a": true},
+            "text": "é \"quoted\" back\\slash\nline \u{1} 😀",
+            "big": 18_446_744_073_709_551_615_u64, "tiny": -0.0001, "huge": 1e300
+        });
         let r = request
             .post("/api/events")
             .authorization_bearer(&token)
@@ -80,7 +86,29 @@ async fn the_stored_event_reads_back_exactly_as_the_201_showed_it() {
         assert_eq!(r.status_code(), 201, "{}", r.text());
         let mut created: Value = r.json();
         assert_eq!(created["occurred_at"], "2026-11-20T08:00:00.123456Z");
-        created.as_object_mut().unwrap().remove("alert");
+        assert_eq!(created["metadata"], sent["metadata"]);
+        let alert = created.as_object_mut().unwrap().remove("alert").unwrap();
+        assert_eq!(alert["first_seen"], "2026-11-20T08:00:00.123456Z");
+        let r = request
+            .get(&format!("/api/alerts/{}", alert["id"].as_str().unwrap()))
+            .authorization_bearer(&token)
+            .await;
+        assert_eq!(r.status_code(), 200);
+        let read: Value = r.json();
+        for field in [
+            "id",
+            "title",
+            "severity",
+            "status",
+            "occurrences",
+            "first_seen",
+            "last_seen",
+            "created_at",
+            "updated_at",
+        ] {
+            assert!(!alert[field].is_null(), "alert {field} shown");
+            assert_eq!(read[field], alert[field], "alert {field}");
+        }
 
         let batch = request
             .post("/api/events/batch")
