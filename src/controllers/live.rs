@@ -30,6 +30,8 @@ pub const MAX_REPLAY: u64 = 10_000;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code when `?after=` is further behind than `MAX_REPLAY`.
 pub const CLOSE_REPLAY_TOO_LONG: u16 = 4009;
+/// Each session's read buffer (it grows for a larger incoming frame).
+const FEED_READ_BUFFER: usize = 4 * 1024;
 /// A send that takes longer than this means the client is not reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -132,6 +134,13 @@ async fn alerts_feed(
         }
     };
     let ping = Duration::from_secs(crate::settings::Settings::get(&ctx).feed_ping_seconds);
+    // Feed clients send only pings, pongs and the close frame. tungstenite
+    // zeroes its whole read buffer before every read attempt, and each
+    // session attempts one whenever it wakes to send: with the default
+    // 128 KiB, that memset was 11 % of the server's CPU with 100 clients,
+    // and with 1,000 clients it held 128 MB resident and put the last
+    // client's receipt at p99 53 ms (now 27 ms; README, live feed).
+    let ws = ws.read_buffer_size(FEED_READ_BUFFER);
     let upgrade = if headers.contains_key(axum::http::header::SEC_WEBSOCKET_PROTOCOL) {
         ws.protocols(["bearer"])
     } else {
