@@ -260,3 +260,18 @@ async fn a_deactivated_user_cannot_open_the_feed() {
         .await;
     assert_error(&r, 401, "unauthorized");
 }
+
+#[tokio::test]
+async fn a_client_frame_larger_than_the_read_buffer_keeps_the_session() {
+    let app = crate::support::boot().await;
+    let (server, ctx) = (app.http_server(), app.ctx());
+    let token = token_for(&server, &ctx, "alice", Role::Analyst).await;
+    let mut ws = connect(&server, &format!("token={token}")).await;
+    // 64 KiB, sixteen times the session's 4 KiB read buffer: read whole
+    // and ignored, and the feed goes on.
+    ws.send_text("x".repeat(64 * 1024)).await;
+    post(&server, &token, &event("203.0.113.40", "HIGH")).await;
+    let envelope = next_envelope(&mut ws).await;
+    assert_eq!(envelope["type"], "alert.created");
+    assert_eq!(envelope["payload"]["source_ip"], "203.0.113.40");
+}
