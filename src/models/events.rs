@@ -22,8 +22,7 @@ use crate::errors::FieldErrors;
 impl ActiveModelBehavior for ActiveModel {}
 
 pub const MAX_DESCRIPTION: usize = 10_000;
-/// Rows per multi-row INSERT: 16 columns × 500 stays under SQLite's 32,766
-/// bound parameters and PostgreSQL's 65,535.
+/// Largest `metadata` object, serialised.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
 const FIELDS: [&str; 9] = [
