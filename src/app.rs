@@ -92,6 +92,9 @@ async fn connect(
     let mut opts = sea_orm::ConnectOptions::new(cfg.uri.clone());
     opts.connect_timeout(Duration::from_millis(cfg.connect_timeout))
         .sqlx_logging(cfg.enable_logging);
+    if let Some(acquire_timeout) = cfg.acquire_timeout {
+        opts.acquire_timeout(Duration::from_millis(acquire_timeout));
+    }
     if let Some(port) = postgres_tcp_port(&cfg.uri) {
         opts.map_sqlx_postgres_pool_opts(move |pool| {
             pool.after_connect(move |_, _| {
@@ -325,6 +328,8 @@ mod tests {
         assert_eq!(postgres_tcp_port("sqlite://vigil.sqlite?mode=rwc"), None);
     }
 
+    // It reads the process's descriptors from /proc.
+    #[cfg(target_os = "linux")]
     #[test]
     fn nodelay_is_set_on_the_sockets_to_that_port_only() {
         // Two listeners stand in for the database and another service.

@@ -1,4 +1,4 @@
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use loco_rs::prelude::*;
 use serde_json::Value;
 
@@ -63,7 +63,7 @@ impl Model {
             updated_at: &'a str,
         }
         use super::bulk::{self, Col};
-        let now = bulk::time(&Utc::now().into());
+        let now = bulk::time(&Utc::now().trunc_subsecs(6).into());
         let rows: Vec<Row<'_>> = alert_ids
             .iter()
             .map(|&alert_id| Row {

@@ -50,7 +50,9 @@ impl Col {
 
 /// A timestamp as both drivers store it: RFC 3339 with `+00:00`, not `Z`,
 /// and the shortest of 0, 3, 6 or 9 fraction digits that keeps it exact
-/// (the text `sqlx` writes to SQLite, which sorts as time does).
+/// (the text `sqlx` writes to SQLite, which sorts as time does). Truncate
+/// it to microseconds first: PostgreSQL rounds finer text, where sqlx
+/// truncated.
 #[must_use]
 pub fn time(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, false)

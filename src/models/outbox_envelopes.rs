@@ -1,6 +1,6 @@
 //! Lifecycle envelopes, written in the same transaction as the change they
 //! describe, so none is lost on a crash; delivered from here in `id` order.
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use loco_rs::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
@@ -163,7 +163,7 @@ impl Model {
         }
         let now = Utc::now();
         let timestamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-        let stamp = super::bulk::time(&now.into());
+        let stamp = super::bulk::time(&now.trunc_subsecs(6).into());
         let mut rows = Vec::with_capacity(envelopes.len());
         for (kind, alert_pid, severity, payload, correlation_id) in envelopes {
             let id = Uuid::now_v7();
@@ -302,8 +302,8 @@ impl Model {
         if ids.is_empty() {
             return Ok(());
         }
-        // One statement text for any number of ids (as JSON), so it stays
-        // prepared rather than evicting others (see `app::connect`).
+        // One statement text for any number of ids (bound as JSON), so each
+        // connection prepares it once instead of one per count of ids.
         let backend = db.get_database_backend();
         let sql = if backend == sea_orm::DbBackend::Postgres {
             "UPDATE outbox_envelopes SET delivered_at = $1 \
