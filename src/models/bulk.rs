@@ -63,40 +63,32 @@ pub fn time(t: &DateTime<FixedOffset>) -> String {
 /// (`WHERE true` keeps SQLite from reading `ON CONFLICT` as a join's `ON`.)
 #[must_use]
 pub fn insert_sql(backend: DbBackend, table: &str, cols: &[(&str, Col)], tail: &str) -> String {
-    let names = cols
-        .iter()
-        .map(|(name, _)| format!("\"{name}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = list(cols, |name, _| format!("\"{name}\""));
     let (values, from) = if backend == DbBackend::Postgres {
-        let values = cols
-            .iter()
-            .map(|(name, col)| match col {
-                Col::JsonText => format!("r.\"{name}\"::json"),
-                _ => format!("r.\"{name}\""),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let types = cols
-            .iter()
-            .map(|(name, col)| format!("\"{name}\" {}", col.pg_type()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = list(cols, |name, col| match col {
+            Col::JsonText => format!("r.\"{name}\"::json"),
+            _ => format!("r.\"{name}\""),
+        });
+        let types = list(cols, |name, col| format!("\"{name}\" {}", col.pg_type()));
         (values, format!("json_to_recordset($1::json) AS r({types})"))
     } else {
         // `->>` gives SQL NULL for JSON null, and an object's or array's
         // JSON text for `Col::Json`.
-        let values = cols
-            .iter()
-            .map(|(name, col)| match col {
-                Col::Uuid => format!("unhex(value ->> '$.{name}', '-')"),
-                _ => format!("value ->> '$.{name}'"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = list(cols, |name, col| match col {
+            Col::Uuid => format!("unhex(value ->> '$.{name}', '-')"),
+            _ => format!("value ->> '$.{name}'"),
+        });
         (values, "jsonb_each(?)".to_string())
     };
     format!("INSERT INTO \"{table}\" ({names}) SELECT {values} FROM {from} WHERE true {tail}")
+}
+
+/// `each` of the columns, comma-separated.
+fn list(cols: &[(&str, Col)], each: impl Fn(&str, Col) -> String) -> String {
+    cols.iter()
+        .map(|&(name, col)| each(name, col))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs `sql` (from [`insert_sql`]) with `rows` as its JSON array.
@@ -131,7 +123,7 @@ mod tests {
     ];
 
     #[test]
-    fn sqlite_unpacks_json_each() {
+    fn sqlite_unpacks_jsonb_each() {
         assert_eq!(
             insert_sql(DbBackend::Sqlite, "t", COLS, "RETURNING id"),
             "INSERT INTO \"t\" (\"pid\", \"n\", \"doc\") SELECT unhex(value ->> '$.pid', '-'), \
