@@ -329,6 +329,36 @@ async fn idempotency_key_replays_the_first_answer() {
 }
 
 #[tokio::test]
+async fn an_idempotent_batch_retry_replays_its_answer_and_another_body_is_refused() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
+        let send = |events: Vec<Value>| {
+            request
+                .post("/api/events/batch")
+                .authorization_bearer(&token)
+                .add_header("idempotency-key", "batch-1")
+                .json(&json!({ "events": events }))
+        };
+        let batch = vec![
+            high("203.0.113.7"),
+            json!({"source": "x"}),
+            high("198.51.100.9"),
+        ];
+        let first = send(batch.clone()).await;
+        assert_eq!(first.status_code(), 207, "{}", first.text());
+        let second = send(batch).await;
+        assert_eq!(second.status_code(), 207);
+        assert_eq!(first.text(), second.text(), "same answer, byte for byte");
+        assert_eq!(events::Entity::find().count(&ctx.db).await.unwrap(), 2);
+
+        let other = send(vec![high("203.0.113.7")]).await;
+        assert_error(&other, 422, "idempotency_key_reused");
+        assert_eq!(events::Entity::find().count(&ctx.db).await.unwrap(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn batch_stores_valid_items_and_reports_the_others() {
     crate::support::request(|request, ctx| async move {
         let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
