@@ -309,6 +309,65 @@ where
     Ok((items, count))
 }
 
+/// One page of `sel` and the sum of the named tallies, in one query: the
+/// sum rides along as a column of each row (a scalar subquery), so the
+/// page costs one round trip and one pool checkout, as a cursor page does.
+/// Past the last row there is no row to carry it, and the sum is read
+/// alone.
+///
+/// # Errors
+/// Database errors.
+async fn page_with_tally<E>(
+    db: &DatabaseConnection,
+    sel: Select<E>,
+    page: u64,
+    page_size: u64,
+    names: &[String],
+) -> Result<(Vec<E::Model>, u64), sea_orm::DbErr>
+where
+    E: EntityTrait,
+{
+    use super::tallies;
+    use sea_orm::{sea_query::Func, ConnectionTrait, ExprTrait, FromQueryResult, QueryTrait};
+    let sum = sea_orm::sea_query::Query::select()
+        // PostgreSQL sums bigints as numeric.
+        .expr(Func::cast_as(
+            Func::coalesce([
+                Func::sum(Expr::col((tallies::Entity, tallies::Column::N))).into(),
+                Expr::val(0),
+            ]),
+            "bigint",
+        ))
+        .from(tallies::Entity)
+        .and_where(Expr::col((tallies::Entity, tallies::Column::Name)).is_in(names.iter().cloned()))
+        .to_owned();
+    let stmt = sel
+        .expr_as(Expr::SubQuery(None, Box::new(sum.into())), TALLY_COLUMN)
+        .offset(page.saturating_sub(1).saturating_mul(page_size))
+        .limit(page_size)
+        .build(db.get_database_backend());
+    let found = db.query_all_raw(stmt).await?;
+    let count = match found.first() {
+        Some(row) => row.try_get::<i64>("", TALLY_COLUMN)?,
+        None => {
+            return Ok((
+                Vec::new(),
+                tallies::Model::sum(db, names)
+                    .await
+                    .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?,
+            ))
+        }
+    };
+    let rows = found
+        .iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, u64::try_from(count).unwrap_or(0)))
+}
+
+/// The column [`page_with_tally`] adds for the sum.
+const TALLY_COLUMN: &str = "list_tally_total";
+
 /// Keyset pagination over `sel` (already ordered by `sort_col`, then `id_col`):
 /// up to `limit` rows after `after`, and whether more follow. The row-value
 /// comparison uses the (sort key, id) index, so deep pages cost what the
@@ -391,17 +450,7 @@ where
         Window::Page { page, size } => {
             let (rows, count) = match tally {
                 // The running count (models::tallies) instead of COUNT(*).
-                Some(names) => {
-                    let count = super::tallies::Model::sum(db, names)
-                        .await
-                        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-                    let rows = sel
-                        .offset(page.saturating_sub(1).saturating_mul(*size))
-                        .limit(*size)
-                        .all(db)
-                        .await?;
-                    (rows, count)
-                }
+                Some(names) => page_with_tally(db, sel, *page, *size, names).await?,
                 None => page_of(db, sel, *page, *size).await?,
             };
             Ok(Listed {
