@@ -431,6 +431,23 @@ async fn page_counts_stay_exact_through_ingestion_lifecycle_and_purge() {
         );
         assert_eq!(count("/api/alerts?status=RESOLVED,IGNORED").await, 3);
         assert_eq!(count("/api/alerts?status=ACKNOWLEDGED").await, 0);
+        // A page's rows carry the count; a page past the last row has none
+        // to carry it, and still reports it.
+        let r = request
+            .get("/api/alerts?page_size=3&page=2")
+            .authorization_bearer(&admin)
+            .await;
+        let body: Value = r.json();
+        assert_eq!(body["count"], 4, "{body}");
+        assert_eq!(body["results"].as_array().unwrap().len(), 1, "{body}");
+        let r = request
+            .get("/api/alerts?page_size=3&page=7")
+            .authorization_bearer(&admin)
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        let body: Value = r.json();
+        assert_eq!(body["count"], 4, "{body}");
+        assert_eq!(body["results"], json!([]), "{body}");
         let events_left = events::Entity::find().count(&ctx.db).await.unwrap();
         assert_eq!(events_left, 4);
         assert_eq!(count("/api/events").await, events_left);
