@@ -133,7 +133,11 @@ async fn connect(
         if writer {
             o.pragma("cache_size", "-16000")
         } else {
-            o
+            // Readers: 1 MB each rather than SQLite's 2 MB. A list page
+            // reads a few dozen pages; ten connections warmed by a burst
+            // of reads held 20 MB until they idled out, the server's peak
+            // (101 MB, list phases then batches).
+            o.pragma("cache_size", "-1000")
         }
     });
     Ok(sea_orm::Database::connect(opts).await?)
