@@ -8,7 +8,8 @@
 //! Phases: single-event ingestion (HIGH events, so the alert path runs),
 //! batch ingestion (which also loads `--load` events, each HIGH with an
 //! alert of its own: the worst case), then listing alerts: the first page
-//! and a deep cursor page; last, `--mixed` events in batches of a sensor
+//! and a deep cursor page (`--list-requests` each, after 4 unmeasured
+//! requests per client that let the server's pool reopen its connections); last, `--mixed` events in batches of a sensor
 //! mix (most below the alert threshold, the rest joining a few thousand
 //! alerts). With `--pid`, the server's peak RSS.
 //!
@@ -70,7 +71,7 @@ fn parse_args() -> Args {
         load: 200_000,
         mixed: 100_000,
         batch_size: 1_000,
-        list_requests: 1_000,
+        list_requests: 5_000,
         deep_pages: 100,
         logins: 0,
         pid: None,
@@ -298,6 +299,17 @@ where
     (all, start.elapsed())
 }
 
+/// Requests sent before a measured read phase and not counted: the
+/// server's pool, shrunk while batches held one connection, opens its
+/// connections again (a PostgreSQL connection takes milliseconds), which
+/// is start-up cost, not the cost of a read.
+async fn warm_up<F>(args: &Args, token: &str, make: F)
+where
+    F: Fn(usize) -> (&'static str, String, Option<Value>) + Send + Sync + 'static,
+{
+    let _ = run(args, token, args.clients, args.clients * 4, make).await;
+}
+
 fn rss(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
@@ -433,10 +445,9 @@ async fn http_bench() {
     )
     .await;
 
-    let (lat, took) = run(&args, &token, args.clients, args.list_requests, |_| {
-        ("GET", "/api/alerts?page_size=10".to_string(), None)
-    })
-    .await;
+    let first = |_| ("GET", "/api/alerts?page_size=10".to_string(), None);
+    warm_up(&args, &token, first).await;
+    let (lat, took) = run(&args, &token, args.clients, args.list_requests, first).await;
     report("list alerts, first page", lat, args.list_requests, took);
 
     // Walk the cursor deep, then measure that page.
@@ -458,10 +469,9 @@ async fn http_bench() {
         }
     }
     let deep = path.replace("page_size=500", "page_size=10");
-    let (lat, took) = run(&args, &token, args.clients, args.list_requests, move |_| {
-        ("GET", deep.clone(), None)
-    })
-    .await;
+    let deep_page = move |_| ("GET", deep.clone(), None);
+    warm_up(&args, &token, deep_page.clone()).await;
+    let (lat, took) = run(&args, &token, args.clients, args.list_requests, deep_page).await;
     report(
         &format!("list alerts, cursor page at {depth}"),
         lat,
