@@ -9,9 +9,10 @@
 //! batch ingestion (which also loads `--load` events, each HIGH with an
 //! alert of its own: the worst case), then listing alerts: the first page
 //! and a deep cursor page (`--list-requests` each, after 4 unmeasured
-//! requests per client that let the server's pool reopen its connections); last, `--mixed` events in batches of a sensor
-//! mix (most below the alert threshold, the rest joining a few thousand
-//! alerts). With `--pid`, the server's peak RSS.
+//! requests per client that let the server's pool reopen its
+//! connections); last, `--mixed` events in batches of a sensor mix (most
+//! below the alert threshold, the rest joining a few thousand alerts).
+//! With `--pid`, the server's peak RSS.
 //!
 //! Access-log detection (no server needed):
 //!
