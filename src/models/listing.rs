@@ -328,19 +328,8 @@ where
     E: EntityTrait,
 {
     use super::tallies;
-    use sea_orm::{sea_query::Func, ConnectionTrait, ExprTrait, FromQueryResult, QueryTrait};
-    let sum = sea_orm::sea_query::Query::select()
-        // PostgreSQL sums bigints as numeric.
-        .expr(Func::cast_as(
-            Func::coalesce([
-                Func::sum(Expr::col((tallies::Entity, tallies::Column::N))).into(),
-                Expr::val(0),
-            ]),
-            "bigint",
-        ))
-        .from(tallies::Entity)
-        .and_where(Expr::col((tallies::Entity, tallies::Column::Name)).is_in(names.iter().cloned()))
-        .to_owned();
+    use sea_orm::{ConnectionTrait, FromQueryResult, QueryTrait};
+    let sum = tallies::sum_query(names);
     let stmt = sel
         .expr_as(Expr::SubQuery(None, Box::new(sum.into())), TALLY_COLUMN)
         .offset(page.saturating_sub(1).saturating_mul(page_size))

@@ -4,7 +4,7 @@
 //! counting a million rows.
 use chrono::Utc;
 use loco_rs::prelude::*;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
 
 pub use super::_entities::tallies::{self, ActiveModel, Column, Entity, Model};
 use super::alert_status::AlertStatus;
@@ -67,10 +67,40 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn sum<C: ConnectionTrait>(db: &C, names: &[String]) -> ModelResult<u64> {
-        let rows = Entity::find()
-            .filter(Column::Name.is_in(names.iter().cloned()))
-            .all(db)
-            .await?;
-        Ok(rows.iter().map(|r| u64::try_from(r.n).unwrap_or(0)).sum())
+        let stmt = db.get_database_backend().build(&sum_query(names));
+        let total: i64 = db
+            .query_one_raw(stmt)
+            .await?
+            .map(|row| row.try_get("", SUM_COLUMN))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(u64::try_from(total).unwrap_or(0))
     }
+}
+
+/// The column [`sum_query`] names its result.
+pub const SUM_COLUMN: &str = "tally_sum";
+
+/// `SELECT CAST(COALESCE(SUM(n), 0) AS bigint) AS tally_sum FROM tallies
+/// WHERE name IN (…)`: the sum of the named tallies, run alone by
+/// [`Model::sum`] or carried as a subquery column by a list page
+/// (`listing::page_with_tally`). PostgreSQL sums bigints as numeric, hence
+/// the cast.
+#[must_use]
+pub fn sum_query(names: &[String]) -> SelectStatement {
+    use sea_orm::{sea_query::Func, ExprTrait};
+    Query::select()
+        .expr_as(
+            Func::cast_as(
+                Func::coalesce([
+                    Func::sum(Expr::col((Entity, Column::N))).into(),
+                    Expr::val(0),
+                ]),
+                "bigint",
+            ),
+            SUM_COLUMN,
+        )
+        .from(Entity)
+        .and_where(Expr::col((Entity, Column::Name)).is_in(names.iter().cloned()))
+        .to_owned()
 }
