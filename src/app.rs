@@ -20,7 +20,7 @@ use crate::{
         alert_histories, alerts, api_keys, events, idempotency_keys, log_cursors, login_throttles,
         outbox_envelopes, refresh_tokens, tallies, users, webhook_deliveries, webhooks,
     },
-    models::ingest_writer::IngestWriter,
+    models::{ingest_writer::IngestWriter, wal},
     settings::Settings,
     tasks,
     workers::{
@@ -75,13 +75,26 @@ pub fn check_production_secrets(environment: &Environment, config: &Config) -> R
 /// ingestion writer's BEGIN measured 1 ms).
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A pool for the app (`writer: false`) or the one connection of the
-/// ingestion writer on SQLite (`writer: true`).
+/// Who a pool is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The app's handlers, tasks and workers.
+    App,
+    /// The ingestion writer on SQLite: one connection.
+    Writer,
+    /// The WAL checkpointer on SQLite ([`wal`]): one connection, whose
+    /// busy timeout bounds how long a restarting checkpoint holds the
+    /// writers back while a reader stays in the log.
+    Checkpointer,
+}
+
+/// A pool for `role`.
 ///
 /// On SQLite every connection needs the PRAGMAs (Loco applies them to one
 /// pooled connection only): WAL with `synchronous = NORMAL` (durable across
 /// application crashes, one fsync per checkpoint rather than per commit),
-/// foreign keys, and a busy timeout for other processes (CLI tasks).
+/// foreign keys, a busy timeout for other processes (CLI tasks), and no
+/// checkpoints in `COMMIT`: [`wal`]'s task does them.
 ///
 /// The writer has a connection of its own so that its page cache (16 MB)
 /// stays valid from one round to the next: a pooled connection discards
@@ -93,7 +106,7 @@ const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10)
 /// ([`nodelay_to`]).
 async fn connect(
     cfg: &loco_rs::config::Database,
-    writer: bool,
+    role: Role,
 ) -> Result<sea_orm::DatabaseConnection> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     use std::time::Duration;
@@ -117,27 +130,33 @@ async fn connect(
             })
         });
     }
-    if writer {
-        opts.max_connections(1).min_connections(1);
-    } else {
+    if role == Role::App {
         opts.max_connections(cfg.max_connections)
             .min_connections(cfg.min_connections)
             .idle_timeout(Duration::from_millis(cfg.idle_timeout));
+    } else {
+        opts.max_connections(1).min_connections(1);
     }
     opts.map_sqlx_sqlite_opts(move |o| {
         let o = o
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        if writer {
-            o.pragma("cache_size", "-16000")
-        } else {
+            .busy_timeout(if role == Role::Checkpointer {
+                wal::RESTART_WAIT
+            } else {
+                Duration::from_secs(5)
+            })
+            .pragma("wal_autocheckpoint", "0");
+        match role {
+            Role::Writer => o.pragma("cache_size", "-16000"),
             // Readers: 1 MB each rather than SQLite's 2 MB. A list page
             // reads a few dozen pages; ten connections warmed by a burst
             // of reads held 20 MB until they idled out, the server's peak
             // (101 MB, list phases then batches).
-            o.pragma("cache_size", "-1000")
+            Role::App => o.pragma("cache_size", "-1000"),
+            // A checkpoint copies the log's pages without the page cache.
+            Role::Checkpointer => o.pragma("cache_size", "-100"),
         }
     });
     Ok(sea_orm::Database::connect(opts).await?)
@@ -225,9 +244,11 @@ impl Hooks for App {
     }
 
     async fn after_context(mut ctx: AppContext) -> Result<AppContext> {
-        ctx.db = connect(&ctx.config.database, false).await?;
+        ctx.db = connect(&ctx.config.database, Role::App).await?;
         let writer_db = if ctx.config.database.uri.starts_with("sqlite") {
-            connect(&ctx.config.database, true).await?
+            let checkpointer = connect(&ctx.config.database, Role::Checkpointer).await?;
+            wal::start(checkpointer, &ctx.config.database.uri);
+            connect(&ctx.config.database, Role::Writer).await?
         } else {
             ctx.db.clone()
         };

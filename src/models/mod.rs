@@ -18,6 +18,7 @@ pub mod severity;
 pub mod stats;
 pub mod tallies;
 pub mod users;
+pub mod wal;
 pub mod webhooks;
 
 /// SQLite has one writer at a time; with a pool of connections, concurrent

@@ -1,3 +1,4 @@
 mod ingest_writer;
 mod outbox;
 mod users;
+mod wal;

@@ -1,0 +1,130 @@
+//! SQLite's write-ahead log, checkpointed off the write path.
+//!
+//! By default a SQLite connection checkpoints in its own `COMMIT` once the
+//! log holds 1,000 pages: it copies them into the database file and syncs
+//! both, so every few rounds one of the ingestion writer's commits waited
+//! for two fsyncs (0.7 ms each on this VM) and the copy. Vigil's
+//! connections never checkpoint in `COMMIT` ([`connect`](crate::app) sets
+//! `wal_autocheckpoint = 0`); a task does, every [`EVERY`], on a pooled
+//! connection of its own (its own thread) while the writer goes on.
+//!
+//! A passive checkpoint never blocks the writer, but nor can the log start
+//! over while the writer keeps appending: under steady load the file would
+//! only grow. Once it holds [`RESTART_AT_FRAMES`], the task takes Vigil's
+//! in-process write lock (waiting for the writer's round, holding the next
+//! one back) and checkpoints in `RESTART` mode: it copies what the passive
+//! checkpoint left and waits for readers to leave the log, so the next
+//! round writes the log from its beginning.
+use std::{
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
+
+use loco_rs::prelude::*;
+use sea_orm::{DbBackend, Statement};
+use tokio::task::JoinHandle;
+
+/// How often the log is checkpointed.
+pub const EVERY: Duration = Duration::from_millis(100);
+/// How long a restarting checkpoint waits for readers to leave the log
+/// (the checkpointer's busy timeout), the writers held back meanwhile.
+/// Vigil's reads take milliseconds; a long one (another process's backup,
+/// say) makes the checkpoint give up, and the next restart is not tried
+/// before [`RESTART_BACKOFF`].
+pub const RESTART_WAIT: Duration = Duration::from_millis(100);
+/// The pause in restarts after one gave up.
+pub const RESTART_BACKOFF: Duration = Duration::from_secs(10);
+/// Log length (pages of 4 KiB: 256 MiB) from which a checkpoint makes the
+/// writer start the log over. The log file keeps the size it reached (up
+/// to about this), to be written over: truncating it took 300 ms under
+/// load, with the writer held back.
+pub const RESTART_AT_FRAMES: i64 = 65_536;
+
+/// What a checkpoint did, as `PRAGMA wal_checkpoint` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Another connection held a lock the checkpoint needed (it did what it
+    /// could).
+    pub busy: bool,
+    /// Pages in the log.
+    pub log: i64,
+    /// Pages of the log now copied into the database file.
+    pub checkpointed: i64,
+}
+
+/// Checkpoints the log of `db` (a SQLite pool) in `mode` (`PASSIVE`,
+/// `RESTART`).
+///
+/// # Errors
+/// Database errors.
+pub async fn checkpoint(db: &DatabaseConnection, mode: &str) -> Result<Checkpoint> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            format!("PRAGMA wal_checkpoint({mode})"),
+        ))
+        .await?
+        .ok_or_else(|| Error::string("wal_checkpoint returned no row"))?;
+    Ok(Checkpoint {
+        busy: row.try_get_by_index::<i64>(0)? != 0,
+        log: row.try_get_by_index(1)?,
+        checkpointed: row.try_get_by_index(2)?,
+    })
+}
+
+/// One round of the task: a passive checkpoint, then a restarting one when
+/// the log holds `restart_at` pages or more.
+///
+/// # Errors
+/// Database errors.
+pub async fn checkpoint_once(db: &DatabaseConnection, restart_at: i64) -> Result<Checkpoint> {
+    let done = checkpoint(db, "PASSIVE").await?;
+    if done.log < restart_at {
+        return Ok(done);
+    }
+    // Vigil's writers queue for this lock in memory. Without it, they would
+    // meet the checkpoint's hold on the database's write lock: the busy
+    // handler's sleeps, or at once "database is locked" for a transaction
+    // that has read before it writes.
+    let _writers = super::sqlite_write_lock(db).await;
+    checkpoint(db, "RESTART").await
+}
+
+/// Starts the checkpointing task for `db`, a SQLite connection (with a busy
+/// timeout of [`RESTART_WAIT`]) to the database
+/// at `uri`, unless one already runs for it in this process: Loco's CLI
+/// builds a second app context beside the one it serves. A task lives as
+/// long as the runtime it was started on (the process's, or a test's).
+pub fn start(db: DatabaseConnection, uri: &str) {
+    static RUNNING: Mutex<Vec<(String, JoinHandle<()>)>> = Mutex::new(Vec::new());
+    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+    running.retain(|(_, task)| !task.is_finished());
+    if running.iter().any(|(running, _)| running == uri) {
+        return;
+    }
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut no_restart_until = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let restart_at = if tokio::time::Instant::now() < no_restart_until {
+                i64::MAX
+            } else {
+                RESTART_AT_FRAMES
+            };
+            match checkpoint_once(&db, restart_at).await {
+                Ok(done) if done.busy && done.log >= restart_at => {
+                    tracing::warn!(
+                        pages = done.log,
+                        "WAL restart gave up: a reader stayed in the log"
+                    );
+                    no_restart_until = tokio::time::Instant::now() + RESTART_BACKOFF;
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            }
+        }
+    });
+    running.push((uri.to_string(), task));
+}

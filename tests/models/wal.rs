@@ -1,0 +1,173 @@
+//! SQLite's write-ahead log is checkpointed by a task, not in commits.
+//! (PostgreSQL has no such log to manage: these tests return at once there.)
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use serde_json::json;
+use vigil::models::{events::NewEvent, ingest_writer::IngestWriter, sqlite_write_lock, wal};
+
+fn events(n: usize) -> Vec<NewEvent> {
+    (0..n)
+        .map(|i| {
+            NewEvent::parse(
+                &json!({"source": "ids", "event_type": "port_scan", "severity": "HIGH",
+                        "source_ip": format!("192.0.2.{}", i % 200),
+                        "description": "x".repeat(500)}),
+                Utc::now(),
+            )
+            .expect("valid event")
+        })
+        .collect()
+}
+
+async fn pragma(db: &DatabaseConnection, name: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(
+        DatabaseBackend::Sqlite,
+        format!("PRAGMA {name}"),
+    ))
+    .await
+    .unwrap()
+    .expect("a row")
+    .try_get_by_index(0)
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_server_checkpoints_the_log_that_its_commits_leave_alone() {
+    let app = crate::support::boot().await;
+    let ctx = app.ctx();
+    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let path = ctx
+        .config
+        .database
+        .uri
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(pragma(&ctx.db, "wal_autocheckpoint").await, 0);
+    let before = std::fs::metadata(&path).unwrap().len();
+
+    let writer = IngestWriter::get(&ctx).unwrap();
+    for _ in 0..4 {
+        let stored = writer.store(events(500), "test", None).await.unwrap();
+        assert_eq!(stored.len(), 500);
+    }
+    // Commits write the log only; the database file grows once the task
+    // has copied the log into it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = std::fs::metadata(&path).unwrap().len();
+        if now > before + 1_000_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "database file still {now} bytes (was {before}): the log was not checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_not() {
+    let app = crate::support::boot().await;
+    let ctx = app.ctx();
+    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let writer = IngestWriter::get(&ctx).unwrap();
+    writer.store(events(200), "test", None).await.unwrap();
+
+    let writing = sqlite_write_lock(&ctx.db).await;
+    // Below the restart length: passive only, done while a writer works.
+    let passive = tokio::time::timeout(
+        Duration::from_secs(5),
+        wal::checkpoint_once(&ctx.db, i64::MAX),
+    )
+    .await
+    .expect("a passive checkpoint does not wait for the writers")
+    .unwrap();
+    assert!(!passive.busy);
+    assert_eq!(passive.checkpointed, passive.log);
+
+    // At the restart length it waits for the writers' lock.
+    let db = ctx.db.clone();
+    let restart = tokio::spawn(async move { wal::checkpoint_once(&db, 1).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !restart.is_finished(),
+        "restarted while a writer held the lock"
+    );
+    drop(writing);
+    let restarted = tokio::time::timeout(Duration::from_secs(5), restart)
+        .await
+        .expect("restarts once the writer is done")
+        .unwrap()
+        .unwrap();
+    assert!(!restarted.busy);
+    assert_eq!(restarted.checkpointed, restarted.log);
+
+    // The next commit writes the log from its beginning.
+    writer.store(events(1), "test", None).await.unwrap();
+    let after = wal::checkpoint(&ctx.db, "PASSIVE").await.unwrap();
+    assert!(
+        after.log < restarted.log,
+        "log {} pages after the restart, {} before",
+        after.log,
+        restarted.log
+    );
+}
+
+#[tokio::test]
+async fn a_restart_gives_up_and_lets_the_writers_go_while_a_reader_stays_in_the_log() {
+    use sea_orm::TransactionTrait;
+    let app = crate::support::boot().await;
+    let ctx = app.ctx();
+    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let writer = IngestWriter::get(&ctx).unwrap();
+    writer.store(events(50), "test", None).await.unwrap();
+    // A reader whose snapshot is in the log (as a backup would hold one).
+    let reader = ctx.db.begin().await.unwrap();
+    reader
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT count(*) FROM events",
+        ))
+        .await
+        .unwrap();
+    writer.store(events(50), "test", None).await.unwrap();
+
+    // A connection as the task has: it waits RESTART_WAIT for readers.
+    let mut opts = sea_orm::ConnectOptions::new(ctx.config.database.uri.clone());
+    opts.max_connections(1).min_connections(1);
+    let checkpointer = sea_orm::Database::connect(opts).await.unwrap();
+    checkpointer
+        .execute_unprepared(&format!(
+            "PRAGMA busy_timeout = {}",
+            wal::RESTART_WAIT.as_millis()
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let gave_up = wal::checkpoint_once(&checkpointer, 1).await.unwrap();
+    assert!(gave_up.busy, "{gave_up:?}");
+    assert!(gave_up.checkpointed < gave_up.log, "{gave_up:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The writers were let go.
+    let stored = tokio::time::timeout(
+        Duration::from_secs(5),
+        writer.store(events(1), "test", None),
+    )
+    .await
+    .expect("the writer is not held back")
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    reader.rollback().await.unwrap();
+}
