@@ -52,17 +52,27 @@ pub struct Checkpoint {
     pub checkpointed: i64,
 }
 
-/// Checkpoints the log of `db` (a SQLite pool) in `mode` (`PASSIVE`,
-/// `RESTART`).
+/// How a checkpoint deals with the writers and readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Copy what no reader still needs; wait for nobody.
+    Passive,
+    /// Take the database's write lock, copy the whole log, then wait for
+    /// readers to leave it, so the next writer starts it over.
+    Restart,
+}
+
+/// Checkpoints the log of `db` (a SQLite connection) in `mode`.
 ///
 /// # Errors
 /// Database errors.
-pub async fn checkpoint(db: &DatabaseConnection, mode: &str) -> Result<Checkpoint> {
+pub async fn checkpoint(db: &DatabaseConnection, mode: Mode) -> Result<Checkpoint> {
+    let sql = match mode {
+        Mode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+        Mode::Restart => "PRAGMA wal_checkpoint(RESTART)",
+    };
     let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            format!("PRAGMA wal_checkpoint({mode})"),
-        ))
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
         .await?
         .ok_or_else(|| Error::string("wal_checkpoint returned no row"))?;
     Ok(Checkpoint {
@@ -78,7 +88,7 @@ pub async fn checkpoint(db: &DatabaseConnection, mode: &str) -> Result<Checkpoin
 /// # Errors
 /// Database errors.
 pub async fn checkpoint_once(db: &DatabaseConnection, restart_at: i64) -> Result<Checkpoint> {
-    let done = checkpoint(db, "PASSIVE").await?;
+    let done = checkpoint(db, Mode::Passive).await?;
     if done.log < restart_at {
         return Ok(done);
     }
@@ -87,14 +97,14 @@ pub async fn checkpoint_once(db: &DatabaseConnection, restart_at: i64) -> Result
     // handler's sleeps, or at once "database is locked" for a transaction
     // that has read before it writes.
     let _writers = super::sqlite_write_lock(db).await;
-    checkpoint(db, "RESTART").await
+    checkpoint(db, Mode::Restart).await
 }
 
 /// Starts the checkpointing task for `db`, a SQLite connection (with a busy
-/// timeout of [`RESTART_WAIT`]) to the database
-/// at `uri`, unless one already runs for it in this process: Loco's CLI
-/// builds a second app context beside the one it serves. A task lives as
-/// long as the runtime it was started on (the process's, or a test's).
+/// timeout of [`RESTART_WAIT`]) to the database at `uri`, unless one
+/// already runs for it in this process: Loco's CLI builds a second app
+/// context beside the one it serves. A task lives as long as the runtime
+/// it was started on (the process's, or a test's).
 pub fn start(db: DatabaseConnection, uri: &str) {
     static RUNNING: Mutex<Vec<(String, JoinHandle<()>)>> = Mutex::new(Vec::new());
     let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
@@ -117,7 +127,7 @@ pub fn start(db: DatabaseConnection, uri: &str) {
                 Ok(done) if done.busy && done.log >= restart_at => {
                     tracing::warn!(
                         pages = done.log,
-                        "WAL restart gave up: a reader stayed in the log"
+                        "WAL restart gave up: a long reader, or another process's writer, held the log"
                     );
                     no_restart_until = tokio::time::Instant::now() + RESTART_BACKOFF;
                 }

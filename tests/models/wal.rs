@@ -114,7 +114,7 @@ async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_no
 
     // The next commit writes the log from its beginning.
     writer.store(events(1), "test", None).await.unwrap();
-    let after = wal::checkpoint(&ctx.db, "PASSIVE").await.unwrap();
+    let after = wal::checkpoint(&ctx.db, wal::Mode::Passive).await.unwrap();
     assert!(
         after.log < restarted.log,
         "log {} pages after the restart, {} before",
