@@ -82,22 +82,52 @@ pub async fn checkpoint(db: &DatabaseConnection, mode: Mode) -> Result<Checkpoin
     })
 }
 
-/// One round of the task: a passive checkpoint, then a restarting one when
-/// the log holds `restart_at` pages or more.
-///
-/// # Errors
-/// Database errors.
-pub async fn checkpoint_once(db: &DatabaseConnection, restart_at: i64) -> Result<Checkpoint> {
-    let done = checkpoint(db, Mode::Passive).await?;
-    if done.log < restart_at {
-        return Ok(done);
+/// The task's state: when the log is long enough to restart, and whether
+/// restarts are paused after one gave up.
+#[derive(Debug)]
+pub struct Checkpointer {
+    restart_at: i64,
+    no_restart_until: tokio::time::Instant,
+}
+
+impl Checkpointer {
+    /// Restarts the log once it holds `restart_at` pages
+    /// ([`RESTART_AT_FRAMES`] in the task).
+    #[must_use]
+    pub fn new(restart_at: i64) -> Self {
+        Self {
+            restart_at,
+            no_restart_until: tokio::time::Instant::now(),
+        }
     }
-    // Vigil's writers queue for this lock in memory. Without it, they would
-    // meet the checkpoint's hold on the database's write lock: the busy
-    // handler's sleeps, or at once "database is locked" for a transaction
-    // that has read before it writes.
-    let _writers = super::sqlite_write_lock(db).await;
-    checkpoint(db, Mode::Restart).await
+
+    /// One round: a passive checkpoint, then, when the log is long enough
+    /// and restarts are not paused, a restarting one under Vigil's
+    /// in-process write lock. A restart that gives up (`busy`) pauses
+    /// restarts for [`RESTART_BACKOFF`].
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn tick(&mut self, db: &DatabaseConnection) -> Result<Checkpoint> {
+        let done = checkpoint(db, Mode::Passive).await?;
+        if done.log < self.restart_at || tokio::time::Instant::now() < self.no_restart_until {
+            return Ok(done);
+        }
+        // Vigil's writers queue for this lock in memory. Without it, they
+        // would meet the checkpoint's hold on the database's write lock:
+        // the busy handler's sleeps, or at once "database is locked" for a
+        // transaction that has read before it writes.
+        let _writers = super::sqlite_write_lock(db).await;
+        let restarted = checkpoint(db, Mode::Restart).await?;
+        if restarted.busy {
+            tracing::warn!(
+                pages = restarted.log,
+                "WAL restart gave up: a long reader, or another process's writer, held the log"
+            );
+            self.no_restart_until = tokio::time::Instant::now() + RESTART_BACKOFF;
+        }
+        Ok(restarted)
+    }
 }
 
 /// Starts the checkpointing task for `db`, a SQLite connection (with a busy
@@ -115,24 +145,11 @@ pub fn start(db: DatabaseConnection, uri: &str) {
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut no_restart_until = tokio::time::Instant::now();
+        let mut checkpointer = Checkpointer::new(RESTART_AT_FRAMES);
         loop {
             tick.tick().await;
-            let restart_at = if tokio::time::Instant::now() < no_restart_until {
-                i64::MAX
-            } else {
-                RESTART_AT_FRAMES
-            };
-            match checkpoint_once(&db, restart_at).await {
-                Ok(done) if done.busy && done.log >= restart_at => {
-                    tracing::warn!(
-                        pages = done.log,
-                        "WAL restart gave up: a long reader, or another process's writer, held the log"
-                    );
-                    no_restart_until = tokio::time::Instant::now() + RESTART_BACKOFF;
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            if let Err(err) = checkpointer.tick(&db).await {
+                tracing::warn!(error = %err, "WAL checkpoint failed");
             }
         }
     });

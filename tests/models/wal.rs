@@ -1,8 +1,12 @@
 //! SQLite's write-ahead log is checkpointed by a task, not in commits.
 //! (PostgreSQL has no such log to manage: these tests return at once there.)
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
+use loco_rs::app::AppContext;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use serde_json::json;
 use vigil::models::{events::NewEvent, ingest_writer::IngestWriter, sqlite_write_lock, wal};
@@ -21,6 +25,17 @@ fn events(n: usize) -> Vec<NewEvent> {
         .collect()
 }
 
+/// A booted app with its ingestion writer, on SQLite only.
+async fn sqlite_app() -> Option<(crate::support::TestApp, AppContext, Arc<IngestWriter>)> {
+    let app = crate::support::boot().await;
+    let ctx = app.ctx();
+    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let writer = IngestWriter::get(&ctx).unwrap();
+    Some((app, ctx, writer))
+}
+
 async fn pragma(db: &DatabaseConnection, name: &str) -> i64 {
     db.query_one_raw(Statement::from_string(
         DatabaseBackend::Sqlite,
@@ -35,11 +50,9 @@ async fn pragma(db: &DatabaseConnection, name: &str) -> i64 {
 
 #[tokio::test]
 async fn the_server_checkpoints_the_log_that_its_commits_leave_alone() {
-    let app = crate::support::boot().await;
-    let ctx = app.ctx();
-    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+    let Some((_app, ctx, writer)) = sqlite_app().await else {
         return;
-    }
+    };
     let path = ctx
         .config
         .database
@@ -52,7 +65,6 @@ async fn the_server_checkpoints_the_log_that_its_commits_leave_alone() {
     assert_eq!(pragma(&ctx.db, "wal_autocheckpoint").await, 0);
     let before = std::fs::metadata(&path).unwrap().len();
 
-    let writer = IngestWriter::get(&ctx).unwrap();
     for _ in 0..4 {
         let stored = writer.store(events(500), "test", None).await.unwrap();
         assert_eq!(stored.len(), 500);
@@ -75,19 +87,16 @@ async fn the_server_checkpoints_the_log_that_its_commits_leave_alone() {
 
 #[tokio::test]
 async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_not() {
-    let app = crate::support::boot().await;
-    let ctx = app.ctx();
-    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+    let Some((_app, ctx, writer)) = sqlite_app().await else {
         return;
-    }
-    let writer = IngestWriter::get(&ctx).unwrap();
+    };
     writer.store(events(200), "test", None).await.unwrap();
 
     let writing = sqlite_write_lock(&ctx.db).await;
     // Below the restart length: passive only, done while a writer works.
     let passive = tokio::time::timeout(
         Duration::from_secs(5),
-        wal::checkpoint_once(&ctx.db, i64::MAX),
+        wal::Checkpointer::new(i64::MAX).tick(&ctx.db),
     )
     .await
     .expect("a passive checkpoint does not wait for the writers")
@@ -97,7 +106,7 @@ async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_no
 
     // At the restart length it waits for the writers' lock.
     let db = ctx.db.clone();
-    let restart = tokio::spawn(async move { wal::checkpoint_once(&db, 1).await });
+    let restart = tokio::spawn(async move { wal::Checkpointer::new(1).tick(&db).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !restart.is_finished(),
@@ -126,12 +135,9 @@ async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_no
 #[tokio::test]
 async fn a_restart_gives_up_and_lets_the_writers_go_while_a_reader_stays_in_the_log() {
     use sea_orm::TransactionTrait;
-    let app = crate::support::boot().await;
-    let ctx = app.ctx();
-    if ctx.db.get_database_backend() != DatabaseBackend::Sqlite {
+    let Some((_app, ctx, writer)) = sqlite_app().await else {
         return;
-    }
-    let writer = IngestWriter::get(&ctx).unwrap();
+    };
     writer.store(events(50), "test", None).await.unwrap();
     // A reader whose snapshot is in the log (as a backup would hold one).
     let reader = ctx.db.begin().await.unwrap();
@@ -155,11 +161,22 @@ async fn a_restart_gives_up_and_lets_the_writers_go_while_a_reader_stays_in_the_
         ))
         .await
         .unwrap();
+    let mut task = wal::Checkpointer::new(1);
     let started = Instant::now();
-    let gave_up = wal::checkpoint_once(&checkpointer, 1).await.unwrap();
+    let gave_up = task.tick(&checkpointer).await.unwrap();
     assert!(gave_up.busy, "{gave_up:?}");
     assert!(gave_up.checkpointed < gave_up.log, "{gave_up:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Restarts pause: the next round, with a writer working, is passive
+    // and does not wait for it.
+    let writing = sqlite_write_lock(&ctx.db).await;
+    let paused = tokio::time::timeout(Duration::from_secs(2), task.tick(&checkpointer))
+        .await
+        .expect("no restart is tried during the pause")
+        .unwrap();
+    assert!(paused.log > 0);
+    drop(writing);
     // The writers were let go.
     let stored = tokio::time::timeout(
         Duration::from_secs(5),
