@@ -405,8 +405,7 @@ impl Model {
         note: Option<&str>,
         actor: Actor<'_>,
     ) -> Result<Self> {
-        let _writer = super::sqlite_write_lock(db).await;
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let from = alert.status();
         match from.can_move_to(to) {
@@ -555,8 +554,7 @@ impl Model {
         actor: Actor<'_>,
     ) -> Result<Self> {
         edit.validate(db).await?;
-        let _writer = super::sqlite_write_lock(db).await;
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let mut changes = serde_json::Map::new();
         let mut am = alert.clone().into_active_model();

@@ -568,8 +568,7 @@ impl Model {
             .column(alerts::Column::EventPid)
             .from(alerts::Entity)
             .to_owned();
-        let _writer = super::sqlite_write_lock(db).await;
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         let res = Entity::delete_many()
             .filter(Column::CreatedAt.lt(cutoff.fixed_offset()))
             .filter(Column::Pid.not_in_subquery(opening))

@@ -249,7 +249,7 @@ async fn commit_together(
     jobs: &[Job],
     feed: Option<&Feed>,
 ) -> Result<Vec<Reply>> {
-    let txn = db.begin().await?;
+    let txn = super::begin_immediate(db).await?;
     // Idempotent requests answered since they were queued are replays.
     let mut replies: Vec<Option<Reply>> = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -310,7 +310,7 @@ async fn commit_alone(
             return Ok(Reply::Answer(answer));
         }
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_immediate(db).await?;
     let (mut stored, claimed) = Event::ingest(
         &txn,
         &[(job.items.as_slice(), job.correlation_id.as_str())],

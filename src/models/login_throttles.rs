@@ -63,7 +63,7 @@ impl Model {
         policy: &LoginThrottle,
     ) -> ModelResult<()> {
         let now = Utc::now();
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         for key in keys {
             let existing = Entity::find().filter(Column::Key.eq(key)).one(&txn).await?;
             match existing {

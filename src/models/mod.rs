@@ -33,6 +33,45 @@ pub async fn sqlite_write_lock(
     (db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite).then_some(LOCK.lock().await)
 }
 
+/// The in-process write lock, held while a write transaction runs (`None`
+/// on PostgreSQL).
+pub type WriteGuard = Option<tokio::sync::MutexGuard<'static, ()>>;
+
+/// Starts a write transaction: on SQLite, takes [`sqlite_write_lock`] and
+/// then [`begin_immediate`]. Keep the guard until the transaction ends.
+///
+/// # Errors
+/// Database errors.
+pub async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<(WriteGuard, sea_orm::DatabaseTransaction), sea_orm::DbErr> {
+    let writer = sqlite_write_lock(db).await;
+    Ok((writer, begin_immediate(db).await?))
+}
+
+/// Starts a transaction that will write; on SQLite, with `BEGIN IMMEDIATE`,
+/// which takes the database's write lock at once (waiting out the busy
+/// timeout for it). A deferred transaction that reads before it writes
+/// takes its snapshot at the read; if another connection commits between
+/// the read and the first write, that write fails at once with
+/// `SQLITE_BUSY_SNAPSHOT`, which no busy timeout waits out. Other
+/// connections are CLI tasks, other processes, and this process's own
+/// writers that do not take the in-process lock. For callers that already
+/// hold [`sqlite_write_lock`].
+///
+/// # Errors
+/// Database errors.
+pub async fn begin_immediate(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::TransactionTrait;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Rows per multi-row `INSERT` at most: 512 rows of up to 21 columns stay
 /// under SQLite's limit of 32,766 bound values (PostgreSQL allows 65,535).
 pub const INSERT_CHUNK: usize = 512;

@@ -77,7 +77,7 @@ impl Model {
         if row.expires_at < Utc::now() {
             return Err(invalid());
         }
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         // Spend it only if nobody else did in the meantime: of two concurrent
         // refreshes with one token, exactly one wins.
         let spent = Entity::update_many()

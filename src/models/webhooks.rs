@@ -281,7 +281,7 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn remove(self, db: &DatabaseConnection) -> ModelResult<()> {
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         deliveries::Entity::delete_many()
             .filter(deliveries::Column::WebhookId.eq(self.id))
             .exec(&txn)
@@ -362,8 +362,7 @@ pub async fn claim_due(
     limit: u64,
     lease: Duration,
 ) -> ModelResult<Vec<i64>> {
-    let _writer = super::sqlite_write_lock(db).await;
-    let txn = db.begin().await?;
+    let (_writer, txn) = super::begin_write(db).await?;
     let now = Utc::now();
     let mut q = deliveries::Entity::find()
         .select_only()
@@ -468,8 +467,7 @@ impl Attempt {
         policy: &WebhookSettings,
         now: DateTime<Utc>,
     ) -> ModelResult<()> {
-        let _writer = super::sqlite_write_lock(db).await;
-        let txn = db.begin().await?;
+        let (_writer, txn) = super::begin_write(db).await?;
         let attempts = self.delivery.attempts + 1;
         let mut row: deliveries::ActiveModel = self.delivery.into();
         row.attempts = ActiveValue::set(attempts);

@@ -223,8 +223,7 @@ async fn mark_handed(
         })
         .collect();
     let ids: Vec<i64> = unmarked.iter().map(|u| u.0).collect();
-    let _writer = crate::models::sqlite_write_lock(db).await;
-    let txn = db.begin().await?;
+    let (_writer, txn) = crate::models::begin_write(db).await?;
     let mut hooked = 0;
     for (chunk, ids) in outgoing
         .chunks(BATCH as usize)
@@ -264,8 +263,7 @@ pub async fn dispatch_once(
         // Nothing to take: no need to queue for the write lock.
         return Ok(0);
     }
-    let _writer = crate::models::sqlite_write_lock(db).await;
-    let txn = db.begin().await?;
+    let (_writer, txn) = crate::models::begin_write(db).await?;
     let rows = outbox_envelopes::Model::claim_pending(&txn, BATCH, stale_before).await?;
     if rows.is_empty() {
         txn.rollback().await?;

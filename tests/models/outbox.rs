@@ -73,3 +73,49 @@ async fn claimed_envelopes_are_taken_over_only_once_stale() {
         assert_eq!(row.delivered_at.is_some(), delivered, "envelope {id}");
     }
 }
+
+/// A dispatcher's transaction reads the outbox, then marks what it read.
+/// Another connection (a CLI task, say, which does not queue for this
+/// process's write lock) committing in between must not break the marking:
+/// on SQLite a deferred transaction would fail there at once
+/// (`SQLITE_BUSY_SNAPSHOT`), after the envelopes had been published, and
+/// the next pass would publish them again.
+#[tokio::test]
+async fn a_write_transaction_that_reads_first_outlasts_another_writer() {
+    let app = crate::support::boot().await;
+    let db = app.app_context.db.clone();
+    // Both claimed by a live dispatcher elsewhere, so the app's own leaves
+    // them alone.
+    let first = envelope(&db, Some(uuid::Uuid::now_v7()), chrono::Duration::zero()).await;
+
+    let (writer, txn) = vigil::models::begin_write(&db).await.expect("begin");
+    let read = outbox_envelopes::Entity::find_by_id(first)
+        .one(&txn)
+        .await
+        .unwrap()
+        .expect("the envelope");
+    let other = tokio::spawn({
+        let db = db.clone();
+        async move { envelope(&db, Some(uuid::Uuid::now_v7()), chrono::Duration::zero()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    outbox_envelopes::Model::mark_delivered(&txn, &[read.id])
+        .await
+        .expect("marked after another connection's write");
+    txn.commit().await.expect("commit");
+    drop(writer);
+
+    let second = other.await.expect("the other writer");
+    let row = |id| {
+        let db = db.clone();
+        async move {
+            outbox_envelopes::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .expect("stored")
+        }
+    };
+    assert!(row(first).await.delivered_at.is_some());
+    assert!(row(second).await.delivered_at.is_none());
+}
