@@ -36,6 +36,11 @@ use crate::models::{outbox_envelopes, webhooks::Outgoing};
 const BATCH: u64 = 500;
 /// How often the dispatcher looks without being poked.
 const POLL: Duration = Duration::from_millis(250);
+/// Publications at most this often (the first after a quiet spell leaves
+/// at once). Under load the envelopes of several ingestion rounds then
+/// leave together, and each feed session wakes and writes once for all of
+/// them rather than once per round.
+const PUBLISH_EVERY: Duration = Duration::from_millis(10);
 /// How often handed-off envelopes are marked delivered.
 pub const MARK_EVERY: Duration = Duration::from_millis(100);
 /// How old an envelope claimed by a dispatcher must be, still unmarked,
@@ -146,6 +151,7 @@ pub fn start(
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poked = true;
+        let mut published_at: Option<tokio::time::Instant> = None;
         loop {
             if poked {
                 poked = false;
@@ -153,12 +159,24 @@ pub fn start(
                     match dispatch_once(&db, &feed, webhooks, fanout).await {
                         // A full batch: more may be waiting.
                         Ok(n) if n as u64 == BATCH => {}
-                        Ok(_) => break,
+                        Ok(n) => {
+                            if n > 0 {
+                                published_at = Some(tokio::time::Instant::now());
+                            }
+                            break;
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "outbox dispatch failed; retrying");
                             break;
                         }
                     }
+                }
+            }
+            // Before the select, so that a poke that comes meanwhile is
+            // still served before a later hand-off.
+            if let Some(next) = published_at.map(|at| at + PUBLISH_EVERY) {
+                if next > tokio::time::Instant::now() {
+                    tokio::time::sleep_until(next).await;
                 }
             }
             tokio::select! {
@@ -178,6 +196,7 @@ pub fn start(
                         (c.delivered.id, c.kind.as_str(), c.delivered.severity_rank)
                     }));
                     publish(&feed, fanout, batch.into_iter().map(|c| c.delivered).collect()).await;
+                    published_at = Some(tokio::time::Instant::now());
                 }
                 _ = mark.tick(), if !unmarked.is_empty() => {
                     match mark_handed(&db, &unmarked, webhooks).await {
