@@ -54,10 +54,10 @@ pub async fn begin_write(
 /// timeout for it). A deferred transaction that reads before it writes
 /// takes its snapshot at the read; if another connection commits between
 /// the read and the first write, that write fails at once with
-/// `SQLITE_BUSY_SNAPSHOT`, which no busy timeout waits out. Other
-/// connections are CLI tasks, other processes, and this process's own
-/// writers that do not take the in-process lock. For callers that already
-/// hold [`sqlite_write_lock`].
+/// `SQLITE_BUSY_SNAPSHOT`, which no busy timeout waits out. Such other
+/// connections are CLI tasks' and other processes' (the in-process lock
+/// does not reach them). For callers that already hold
+/// [`sqlite_write_lock`].
 ///
 /// # Errors
 /// Database errors.

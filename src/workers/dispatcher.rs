@@ -8,7 +8,8 @@
 //! Two ways in:
 //! - **Hand-off.** The ingestion writer claims the envelopes it writes for
 //!   this process's dispatcher (`claimed_by`) and, once its transaction
-//!   commits, hands them over in memory: they are published at once, with
+//!   commits, hands them over in memory: they are published at once (under
+//!   load, with the next rounds', at most every [`PUBLISH_EVERY`]), with
 //!   no read back from the database, and marked delivered (with their
 //!   webhook deliveries) in one transaction every [`MARK_EVERY`] for all of
 //!   them.
