@@ -21,7 +21,7 @@ use crate::{
         outbox_envelopes, refresh_tokens, tallies, users, webhook_deliveries, webhooks,
     },
     models::{ingest_writer::IngestWriter, wal},
-    settings::Settings,
+    settings::{Settings, StorageSettings},
     tasks,
     workers::{
         dispatcher::{self, Feed},
@@ -108,6 +108,7 @@ enum Role {
 /// ([`nodelay_to`]).
 async fn connect(
     cfg: &loco_rs::config::Database,
+    storage: &StorageSettings,
     role: Role,
 ) -> Result<sea_orm::DatabaseConnection> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -124,14 +125,24 @@ async fn connect(
     } else {
         opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
-    if let Some(port) = postgres_tcp_port(&cfg.uri) {
-        opts.map_sqlx_postgres_pool_opts(move |pool| {
-            pool.after_connect(move |_, _| {
+    let port = postgres_tcp_port(&cfg.uri);
+    opts.map_sqlx_postgres_pool_opts(move |pool| {
+        pool.after_connect(move |_, _| {
+            if let Some(port) = port {
                 nodelay_to(port);
-                Box::pin(async { Ok(()) })
-            })
-        });
-    }
+            }
+            Box::pin(async { Ok(()) })
+        })
+        .after_release(|conn, _| Box::pin(async move { Ok(released_clean_pg(conn)) }))
+    });
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_release(|conn, _| Box::pin(released_clean_sqlite(conn)))
+    });
+    let lock_timeout = storage.lock_timeout_ms;
+    opts.map_sqlx_postgres_opts(move |o| {
+        o.options([("lock_timeout", format!("{lock_timeout}ms"))])
+    });
+    let max_pages = storage.sqlite_max_pages;
     if role == Role::App {
         opts.max_connections(cfg.max_connections)
             .min_connections(cfg.min_connections)
@@ -147,9 +158,14 @@ async fn connect(
             .busy_timeout(if role == Role::Checkpointer {
                 wal::RESTART_WAIT
             } else {
-                Duration::from_secs(5)
+                Duration::from_millis(lock_timeout)
             })
             .pragma("wal_autocheckpoint", "0");
+        let o = if max_pages > 0 {
+            o.pragma("max_page_count", max_pages.to_string())
+        } else {
+            o
+        };
         match role {
             Role::Writer => o.pragma("cache_size", "-8000"),
             // Readers: 1 MB each rather than SQLite's 2 MB. A list page
@@ -162,6 +178,46 @@ async fn connect(
         }
     });
     Ok(sea_orm::Database::connect(opts).await?)
+}
+
+/// Whether a SQLite connection coming back to its pool is outside any
+/// transaction, both as SQLite sees it (autocommit) and as sqlx counts
+/// (transaction depth); else the pool closes it. After `SQLITE_FULL` (and
+/// some I/O errors) SQLite rolls the transaction back by itself; sqlx's
+/// count stays at one, its later `ROLLBACK` fails, and its next "begin"
+/// would be a `SAVEPOINT` inside a transaction nobody commits: every later
+/// "commit" on that connection would be a `RELEASE`, acknowledged and
+/// never durable, holding the write lock for good.
+async fn released_clean_sqlite(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> std::result::Result<bool, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Connection;
+    let autocommit = {
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the locked handle keeps sqlx's worker thread off this
+        // database handle for the duration of the call, which only reads
+        // the connection's state.
+        unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) != 0 }
+    };
+    let clean = autocommit && !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!(
+            autocommit,
+            "closing a database connection left inside a transaction after an error"
+        );
+    }
+    Ok(clean)
+}
+
+/// The PostgreSQL counterpart of [`released_clean_sqlite`]: sqlx's own
+/// count (a broken connection fails the ping that follows and is closed).
+fn released_clean_pg(conn: &mut sea_orm::sqlx::PgConnection) -> bool {
+    use sea_orm::sqlx::Connection;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a database connection left inside a transaction");
+    }
+    clean
 }
 
 /// The TCP port of a PostgreSQL URI (none for SQLite or a Unix socket).
@@ -246,15 +302,16 @@ impl Hooks for App {
     }
 
     async fn after_context(mut ctx: AppContext) -> Result<AppContext> {
-        ctx.db = connect(&ctx.config.database, Role::App).await?;
+        let settings = Arc::new(Settings::from_config(&ctx.config)?);
+        let storage = &settings.storage;
+        ctx.db = connect(&ctx.config.database, storage, Role::App).await?;
         let writer_db = if ctx.config.database.uri.starts_with("sqlite") {
-            let checkpointer = connect(&ctx.config.database, Role::Checkpointer).await?;
+            let checkpointer = connect(&ctx.config.database, storage, Role::Checkpointer).await?;
             wal::start(checkpointer, &ctx.config.database.uri);
-            connect(&ctx.config.database, Role::Writer).await?
+            connect(&ctx.config.database, storage, Role::Writer).await?
         } else {
             ctx.db.clone()
         };
-        let settings = Arc::new(Settings::from_config(&ctx.config)?);
         ctx.shared_store.insert(settings.clone());
         // Compiled once; a bad operator rules file stops the start, named.
         ctx.shared_store

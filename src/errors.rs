@@ -1,10 +1,11 @@
 //! The one error shape of the API: `{"error", "message", "fields"?}`.
 //!
-//! Handlers return `loco_rs::Result` and build failures with [`ApiError`].
-//! Loco renders every error as a `CustomError` body (`error`, `description`,
-//! `errors`); [`envelope`] then rewrites every 4xx/5xx response, the
-//! framework's own rejections included, into this crate's shape, so there is
-//! exactly one place that decides what an error looks like on the wire.
+//! Handlers return [`ApiResult`] and build failures with [`ApiError`];
+//! [`AppError`] renders every failure a handler or extractor returns, with
+//! its status, its log level (a client's mistake at INFO, a server fault at
+//! ERROR) and, for storage that refuses writes, 503 `storage_unavailable`
+//! with `Retry-After`. [`envelope`] gives the framework's own rejections
+//! (unknown routes, wrong methods, oversized bodies) the same shape.
 use std::collections::BTreeMap;
 
 use axum::{
@@ -12,7 +13,7 @@ use axum::{
     http::{header, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
-use loco_rs::controller::ErrorDetail;
+use loco_rs::{controller::ErrorDetail, model::ModelError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -132,6 +133,133 @@ impl From<ApiError> for loco_rs::Error {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(self.body())).into_response()
+    }
+}
+
+/// What handlers and extractors fail with: any Loco error (database
+/// errors included) or an [`ApiError`], rendered by [`IntoResponse`] here.
+#[derive(Debug)]
+pub struct AppError(pub loco_rs::Error);
+
+/// A handler's result.
+pub type ApiResult<T = Response> = std::result::Result<T, AppError>;
+
+impl<E: Into<loco_rs::Error>> From<E> for AppError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl AppError {
+    /// The status this error answers with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        classify(&self.0).0
+    }
+}
+
+/// The database error inside `err`, if it is one.
+#[must_use]
+pub fn db_error(err: &loco_rs::Error) -> Option<&sea_orm::DbErr> {
+    match err {
+        loco_rs::Error::DB(db) | loco_rs::Error::Model(ModelError::DbErr(db)) => Some(db),
+        loco_rs::Error::WithBacktrace { inner, .. } => db_error(inner),
+        _ => None,
+    }
+}
+
+/// 503 `storage_unavailable`: the storage refuses writes for now.
+#[must_use]
+pub fn storage_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        "Storage is not accepting writes right now; nothing was stored: retry later",
+    )
+}
+
+/// The status and wire body of `err`.
+fn classify(err: &loco_rs::Error) -> (StatusCode, ErrorBody) {
+    use loco_rs::Error as E;
+    let simple = |status: StatusCode, code: &str, message: &str| {
+        (
+            status,
+            ErrorBody {
+                error: code.to_string(),
+                message: message.to_string(),
+                fields: None,
+            },
+        )
+    };
+    match err {
+        E::WithBacktrace { inner, .. } => classify(inner),
+        E::CustomError(status, detail) => {
+            let fields = detail.errors.as_ref().and_then(fields_from);
+            let code = detail
+                .error
+                .as_deref()
+                .filter(|c| is_machine_code(c))
+                .unwrap_or_else(|| default_code(*status));
+            let message = detail.description.clone().unwrap_or_else(|| {
+                status
+                    .canonical_reason()
+                    .unwrap_or("Request failed")
+                    .to_string()
+            });
+            (
+                *status,
+                ErrorBody {
+                    error: code.to_string(),
+                    message,
+                    fields,
+                },
+            )
+        }
+        E::NotFound | E::Model(ModelError::EntityNotFound) => {
+            simple(StatusCode::NOT_FOUND, "not_found", "Resource was not found")
+        }
+        E::Unauthorized(_) => simple(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        ),
+        E::Model(ModelError::EntityAlreadyExists) => {
+            simple(StatusCode::CONFLICT, "conflict", "Resource already exists")
+        }
+        E::BadRequest(message) => simple(StatusCode::BAD_REQUEST, "bad_request", message),
+        _ if db_error(err).is_some_and(crate::db::storage::is_unavailable) => {
+            let e = storage_unavailable();
+            (e.status, e.body())
+        }
+        _ => simple(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "Internal server error",
+        ),
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, body) = classify(&self.0);
+        if status.is_server_error() {
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::warn!(error = %self.0, code = %body.error, "storage refused the request");
+            } else {
+                tracing::error!(error = %self.0, details = ?self.0, "request failed");
+            }
+        } else {
+            // A client's mistake: worth a line, not an alarm.
+            tracing::info!(status = status.as_u16(), code = %body.error, "request refused");
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::db::storage::RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -272,13 +400,20 @@ fn is_envelope(bytes: &[u8]) -> bool {
     })
 }
 
+/// A response extension: this error response's body is a documented shape
+/// of its own (the health probe's), to be left as it is.
+#[derive(Clone, Copy)]
+pub struct OwnBody;
+
 /// Middleware: every 4xx/5xx response leaves in the [`ErrorBody`] shape.
 pub async fn envelope(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let response = next.run(req).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<OwnBody>().is_some()
+    {
         return response;
     }
     // A WebSocket upgrade or a streamed body never carries an error this large.

@@ -169,8 +169,39 @@ impl Detection {
     }
 }
 
+/// How long a write may wait for storage, and an optional size cap.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    /// How long a statement waits for a lock (SQLite's busy timeout,
+    /// PostgreSQL's `lock_timeout`) before the request answers 503
+    /// `storage_unavailable`.
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout_ms: u64,
+    /// SQLite only: the database file's size cap in pages (4 KiB each;
+    /// `PRAGMA max_page_count` on every connection); 0 for none. Writes
+    /// past it answer 503 as a full disk would, and resume once space is
+    /// freed (purged events).
+    #[serde(default)]
+    pub sqlite_max_pages: u64,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            lock_timeout_ms: default_lock_timeout(),
+            sqlite_max_pages: 0,
+        }
+    }
+}
+
+const fn default_lock_timeout() -> u64 {
+    5_000
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
+    #[serde(default)]
+    pub storage: StorageSettings,
     /// Redis for multi-instance fan-out of the live feed (`REDIS_URL`);
     /// empty: this instance's feed shows what this instance dispatches.
     #[serde(default)]
@@ -209,6 +240,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            storage: StorageSettings::default(),
             alert_threshold: default_threshold(),
             event_retention_days: default_retention(),
             refresh_token_ttl_seconds: default_refresh_ttl(),

@@ -12,6 +12,7 @@ mod m20261123_000008_webhooks;
 mod m20261124_000007_log_cursors;
 mod m20261125_000010_outbox_claimed_by;
 mod m20261125_000011_outbox_pending_split;
+mod m20261130_000012_storage_probes;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_log_cursors::Migration),
             Box::new(m20261125_000010_outbox_claimed_by::Migration),
             Box::new(m20261125_000011_outbox_pending_split::Migration),
+            Box::new(m20261130_000012_storage_probes::Migration),
             // inject-above (do not remove this comment)
         ]
     }

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use crate::{
     controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
+    errors::ApiResult,
     errors::{ApiError, ErrorBody},
     models::api_keys::Scope,
     models::{
@@ -27,7 +28,8 @@ const EXPORT_CHUNK: u64 = 500;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StatusChange {
     pub status: AlertStatus,
-    /// Kept in the alert's history.
+    /// Kept in the alert's history: 1–10,000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub note: Option<String>,
 }
 
@@ -35,8 +37,11 @@ pub struct StatusChange {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkStatusChange {
     /// Alert ids (at most 1,000).
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<String>,
     pub status: AlertStatus,
+    /// Kept in each alert's history: 1–10,000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub note: Option<String>,
 }
 
@@ -45,6 +50,7 @@ pub struct BulkStatusChange {
 #[serde(deny_unknown_fields)]
 pub struct NoteParams {
     /// 1–10,000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub note: String,
 }
 
@@ -63,11 +69,11 @@ async fn list(
     State(ctx): State<AppContext>,
     QueryPairs(pairs): QueryPairs,
     page: PageParams,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
     let listed = alerts::Model::list(&ctx.db, &q, &page.window()?).await?;
-    format::json(page.render::<_, AlertResponse>(listed))
+    Ok(format::json(page.render::<_, AlertResponse>(listed))?)
 }
 
 /// Read one alert.
@@ -84,11 +90,11 @@ async fn show(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
-    format::json(AlertResponse::from(
+    Ok(format::json(AlertResponse::from(
         &alerts::Model::find_by_pid(&ctx.db, &id).await?,
-    ))
+    ))?)
 }
 
 /// Move an alert through its lifecycle (ADMIN). The same status again is a no-op.
@@ -111,7 +117,7 @@ async fn change_status(
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<StatusChange>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Admin, Scope::AlertsWrite)?;
     let actor_name = user.actor_name();
     let actor = Actor {
@@ -122,7 +128,7 @@ async fn change_status(
         alerts::Model::change_status(&ctx.db, &id, change.status, change.note.as_deref(), actor)
             .await?;
     Feed::get(&ctx)?.poke();
-    format::json(AlertResponse::from(&alert))
+    Ok(format::json(AlertResponse::from(&alert))?)
 }
 
 /// Change many alerts to one status (ADMIN); each id answers on its own.
@@ -141,11 +147,12 @@ async fn bulk_status(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     JsonBody(change): JsonBody<BulkStatusChange>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Admin, Scope::AlertsWrite)?;
     if change.ids.is_empty() || change.ids.len() > 1_000 {
         return Err(ApiError::field("ids", "Send 1 to 1000 alert ids.").into());
     }
+    alerts::check_note(change.note.as_deref())?;
     let actor_name = user.actor_name();
     let actor = Actor {
         name: &actor_name,
@@ -173,11 +180,11 @@ async fn bulk_status(
                     fields: None,
                 }),
             },
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         });
     }
     Feed::get(&ctx)?.poke();
-    format::json(results)
+    Ok(format::json(results)?)
 }
 
 /// Edit an alert (ADMIN): assignee, tags, severity. Recorded in history.
@@ -199,7 +206,7 @@ async fn update(
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
     JsonBody(edit): JsonBody<AlertEdit>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Admin, Scope::AlertsWrite)?;
     let actor_name = user.actor_name();
     let actor = Actor {
@@ -208,7 +215,7 @@ async fn update(
     };
     let alert = alerts::Model::edit(&ctx.db, &id, &edit, actor).await?;
     Feed::get(&ctx)?.poke();
-    format::json(AlertResponse::from(&alert))
+    Ok(format::json(AlertResponse::from(&alert))?)
 }
 
 /// The alert's history: creation, status changes, notes and edits, oldest first.
@@ -225,11 +232,13 @@ async fn history(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
     let alert = alerts::Model::find_by_pid(&ctx.db, &id).await?;
     let entries = alert_histories::Model::for_alert(&ctx.db, alert.id).await?;
-    format::json(entries.iter().map(HistoryEntry::from).collect::<Vec<_>>())
+    Ok(format::json(
+        entries.iter().map(HistoryEntry::from).collect::<Vec<_>>(),
+    )?)
 }
 
 /// Add a note to an alert (ANALYST or ADMIN); kept in its history.
@@ -250,7 +259,7 @@ async fn add_note(
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
     JsonBody(params): JsonBody<NoteParams>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsWrite)?;
     let actor_name = user.actor_name();
     let actor = Actor {
@@ -258,9 +267,9 @@ async fn add_note(
         correlation_id: &cid,
     };
     let entry = alerts::Model::add_note(&ctx.db, &id, &params.note, actor).await?;
-    format::render()
+    Ok(format::render()
         .status(axum::http::StatusCode::CREATED)
-        .json(HistoryEntry::from(&entry))
+        .json(HistoryEntry::from(&entry))?)
 }
 
 /// Export every alert matching the list filters (ADMIN), streamed in
@@ -283,7 +292,7 @@ async fn export(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     QueryPairs(pairs): QueryPairs,
-) -> Result<Response> {
+) -> ApiResult {
     user.require(Role::Admin)?;
     let format = match pairs
         .iter()
@@ -353,7 +362,7 @@ async fn export(
             format!("attachment; filename=\"alerts.{}\"", format.extension()),
         )
         .body(axum::body::Body::from_stream(chunks))
-        .map_err(|e| Error::string(&e.to_string()))
+        .map_err(|e| Error::string(&e.to_string()).into())
 }
 
 pub fn routes() -> Routes {

@@ -4,6 +4,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
+    errors::ApiResult,
     errors::ErrorBody,
     models::{
         api_keys::{self, NewKey},
@@ -30,16 +31,16 @@ async fn create(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<NewKey>,
-) -> Result<Response> {
+) -> ApiResult {
     let admin = user.require(Role::Admin)?;
     let (row, key) = api_keys::Model::create(&ctx.db, admin, &params).await?;
     tracing::info!(admin = %admin.pid, key = %row.pid, scopes = %row.scopes, "API key created");
-    format::render()
+    Ok(format::render()
         .status(StatusCode::CREATED)
         .json(CreatedApiKey {
             api_key: ApiKeyResponse::from(&row),
             key,
-        })
+        })?)
 }
 
 /// List keys, newest first, revoked and expired ones included.
@@ -55,16 +56,12 @@ async fn create(
         (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
     ))]
 #[debug_handler]
-async fn list(
-    user: CurrentUser,
-    State(ctx): State<AppContext>,
-    page: PageParams,
-) -> Result<Response> {
+async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams) -> ApiResult {
     user.require(Role::Admin)?;
     page.numbered_only("API keys")?;
     let (items, count) = api_keys::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(ApiKeyResponse::from).collect();
-    format::json(page.page(results, count))
+    Ok(format::json(page.page(results, count))?)
 }
 
 /// Read one key (never the key itself).
@@ -82,10 +79,10 @@ async fn show(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     user.require(Role::Admin)?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id).await?;
-    format::json(ApiKeyResponse::from(&key))
+    Ok(format::json(ApiKeyResponse::from(&key))?)
 }
 
 /// Revoke a key: it stops working at once. The record stays, marked REVOKED.
@@ -103,14 +100,14 @@ async fn revoke(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     let admin = user.require(Role::Admin)?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id)
         .await?
         .revoke(&ctx.db)
         .await?;
     tracing::info!(admin = %admin.pid, key = %key.pid, "API key revoked");
-    format::json(ApiKeyResponse::from(&key))
+    Ok(format::json(ApiKeyResponse::from(&key))?)
 }
 
 pub fn routes() -> Routes {

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use crate::{
     controllers::extract::{validate, CurrentUser, JsonBody},
+    errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
     models::{
         login_throttles, refresh_tokens,
@@ -53,26 +54,26 @@ fn access_token(ctx: &AppContext, user: &users::Model) -> Result<(String, u64)> 
 async fn register(
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<RegisterParams>,
-) -> Result<Response> {
+) -> ApiResult {
     validate(&params)?;
     let user = users::Model::create_with_password(&ctx.db, &NewUser::analyst(&params)).await?;
     tracing::info!(user = %user.pid, "account registered");
-    format::render()
+    Ok(format::render()
         .status(StatusCode::CREATED)
-        .json(UserResponse::from(&user))
+        .json(UserResponse::from(&user))?)
 }
 
-fn too_many(retry_after: i64) -> Result<Response> {
+fn too_many(retry_after: i64) -> ApiResult {
     let body = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_requests",
         format!("Too many failed logins: try again in {retry_after} s"),
     )
     .body();
-    format::render()
+    Ok(format::render()
         .status(StatusCode::TOO_MANY_REQUESTS)
         .header("retry-after", &retry_after.to_string())
-        .json(body)
+        .json(body)?)
 }
 
 /// Log in with username or email. Unknown account and wrong password give the
@@ -91,7 +92,7 @@ async fn login(
     State(ctx): State<AppContext>,
     remote: RemoteIP,
     JsonBody(params): JsonBody<LoginParams>,
-) -> Result<Response> {
+) -> ApiResult {
     let login = params
         .username
         .as_deref()
@@ -145,10 +146,10 @@ async fn login(
         refresh_tokens::Model::issue(&ctx.db, &user, None, settings.refresh_token_ttl_seconds)
             .await?;
     tracing::info!(user = %user.pid, "logged in");
-    format::json(LoginResponse {
+    Ok(format::json(LoginResponse {
         tokens: TokenPair::new(access, refresh, expires_in),
         user: UserResponse::from(&user),
-    })
+    })?)
 }
 
 /// Exchange a refresh token for a new pair. The old token is spent; using a
@@ -163,11 +164,11 @@ async fn login(
 async fn refresh(
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<RefreshParams>,
-) -> Result<Response> {
+) -> ApiResult {
     let ttl = Settings::get(&ctx).refresh_token_ttl_seconds;
     let (user, refresh) = refresh_tokens::Model::rotate(&ctx.db, &params.refresh, ttl).await?;
     let (access, expires_in) = access_token(&ctx, &user)?;
-    format::json(TokenPair::new(access, refresh, expires_in))
+    Ok(format::json(TokenPair::new(access, refresh, expires_in))?)
 }
 
 /// Log out: the refresh token (and every token rotated from the same login)
@@ -182,9 +183,9 @@ async fn refresh(
 async fn logout(
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<RefreshParams>,
-) -> Result<Response> {
+) -> ApiResult {
     refresh_tokens::Model::revoke(&ctx.db, &params.refresh).await?;
-    format::render().status(StatusCode::NO_CONTENT).empty()
+    Ok(format::render().status(StatusCode::NO_CONTENT).empty()?)
 }
 
 /// The current user.
@@ -195,8 +196,8 @@ async fn logout(
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
     ))]
 #[debug_handler]
-async fn me(user: CurrentUser, State(_ctx): State<AppContext>) -> Result<Response> {
-    format::json(UserResponse::from(&user.0))
+async fn me(user: CurrentUser, State(_ctx): State<AppContext>) -> ApiResult {
+    Ok(format::json(UserResponse::from(&user.0))?)
 }
 
 pub fn routes() -> Routes {

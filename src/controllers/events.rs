@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::{
     controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
+    errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
     models::api_keys::Scope,
     models::{
@@ -38,12 +39,12 @@ fn answer(status: StatusCode, body: &impl serde::Serialize) -> Answer {
     )
 }
 
-fn respond((status, body): Answer) -> Result<Response> {
+fn respond((status, body): Answer) -> ApiResult {
     Response::builder()
         .status(status)
         .header(axum::http::header::CONTENT_TYPE, "application/json")
         .body(axum::body::Body::from(body))
-        .map_err(|e| Error::string(&e.to_string()))
+        .map_err(|e| Error::string(&e.to_string()).into())
 }
 
 /// The `Idempotency-Key` of a request, tied to its principal and canonical body.
@@ -92,7 +93,7 @@ async fn create(
     CorrelationId(cid): CorrelationId,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::EventsWrite)?;
     let event = NewEvent::parse(&body, Utc::now()).map_err(ApiError::validation)?;
     let idem = idempotency(&headers, &user.principal_id(), &body)?;
@@ -125,7 +126,7 @@ async fn batch(
     CorrelationId(cid): CorrelationId,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::EventsWrite)?;
     let Some(count) = body.get("events").and_then(Value::as_array).map(Vec::len) else {
         return Err(ApiError::field("events", "Send {\"events\": [ ... ]}.").into());
@@ -213,11 +214,11 @@ async fn list(
     State(ctx): State<AppContext>,
     QueryPairs(pairs): QueryPairs,
     page: PageParams,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
     let listed = events::Model::list(&ctx.db, &q, &page.window()?).await?;
-    format::json(page.render::<_, EventResponse>(listed))
+    Ok(format::json(page.render::<_, EventResponse>(listed))?)
 }
 
 /// Read one event.
@@ -234,12 +235,12 @@ async fn show(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
     let event = events::Model::find_by_pid(&ctx.db, &id)
         .await
         .map_err(|_| ApiError::not_found(format!("No event with id `{id}`")))?;
-    format::json(EventResponse::from(&event))
+    Ok(format::json(EventResponse::from(&event))?)
 }
 
 pub fn routes() -> Routes {

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use validator::Validate;
 
 use crate::{
-    errors::{validation_fields, ApiError, FieldErrors},
+    errors::{validation_fields, ApiError, AppError, FieldErrors},
     models::api_keys::{self, RateLimiter, RateState, Scope},
     models::listing::{Cursor, Listed, Window},
     models::users::{self, Role},
@@ -117,7 +117,7 @@ where
     S: Send + Sync,
     T: DeserializeOwned,
 {
-    type Rejection = Error;
+    type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(
@@ -145,7 +145,7 @@ fn is_text(headers: &HeaderMap) -> bool {
 }
 
 impl<S: Send + Sync> FromRequest<S> for TextBody {
-    type Rejection = Error;
+    type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(
@@ -215,7 +215,7 @@ pub async fn rate_limit_headers(
 }
 
 fn rejection(err: impl Into<Error>) -> axum::response::Response {
-    err.into().into_response()
+    AppError(err.into()).into_response()
 }
 
 impl FromRequestParts<AppContext> for CurrentUser {
@@ -403,7 +403,7 @@ fn parse_positive(
 }
 
 impl FromRequestParts<AppContext> for PageParams {
-    type Rejection = Error;
+    type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -464,7 +464,7 @@ impl FromRequestParts<AppContext> for PageParams {
 pub struct QueryPairs(pub Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
-    type Rejection = Error;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(parts.uri.query().map(url_pairs).unwrap_or_default()))
@@ -476,7 +476,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 pub struct CorrelationId(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for CorrelationId {
-    type Rejection = Error;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let id = parts

@@ -4,18 +4,24 @@ use loco_rs::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::workers::fanout::Fanout;
+use crate::{errors::ApiResult, models::ingest_writer::IngestWriter, workers::fanout::Fanout};
 
 /// Probe answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`; `degraded` when Redis is configured but unreachable (the
-    /// service works, its live feed shows this instance's envelopes only);
-    /// `unavailable` when the database is unreachable.
+    /// service works, its live feed shows this instance's envelopes only),
+    /// or when storage refuses writes (503: writes answer 503
+    /// `storage_unavailable` until it takes them again); `unavailable` when
+    /// the database is unreachable (503).
     pub status: &'static str,
-    /// Database reachability (`/_health` only).
+    /// Database reachability (`/_health` only): `ok` or `unreachable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<&'static str>,
+    /// Whether storage takes writes (`/_health` only): `ok` or
+    /// `unavailable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<&'static str>,
     /// Redis fan-out (`/_health` only): `ok`, `unavailable` or
     /// `not_configured`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,52 +32,90 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/_ping", tag = "operations",
+#[utoipa::path(get, path = "/_ping", tag = "operations", operation_id = "ping",
     responses((status = 200, description = "Process is up", body = Health)))]
 #[debug_handler]
-async fn ping(State(_ctx): State<AppContext>) -> Result<Response> {
-    format::json(Health {
+async fn ping(State(_ctx): State<AppContext>) -> ApiResult {
+    Ok(format::json(Health {
         status: "ok",
         database: None,
+        storage: None,
         redis: None,
         detail: None,
-    })
+    })?)
 }
 
-/// The database is reachable: ready for traffic. Also at `/ready`.
-#[utoipa::path(get, path = "/_health", tag = "operations",
+/// A 503 that keeps the [`Health`] body (not the error envelope).
+fn own_body(mut response: Response) -> Response {
+    response.extensions_mut().insert(crate::errors::OwnBody);
+    response
+}
+
+/// Whether storage takes writes: after a write failed for want of storage,
+/// a real write probe on the ingestion writer's connection (which clears
+/// the failure when it succeeds); otherwise nothing to check.
+async fn storage_problem(ctx: &AppContext) -> Option<String> {
+    let writer = IngestWriter::get(ctx).ok()?;
+    writer.storage_problem()?;
+    match writer.probe().await {
+        Ok(()) => None,
+        Err(err) => Some(format!("storage refuses writes: {err}")),
+    }
+}
+
+/// Ready for traffic: the database is reachable and takes writes. Also at
+/// `/ready`.
+#[utoipa::path(get, path = "/_health", tag = "operations", operation_id = "health",
     responses(
-        (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "Database unreachable", body = Health),
+        (status = 200, description = "Ready (`ok`, or `degraded` when only Redis is down)", body = Health),
+        (status = 503, description = "Database unreachable, or storage refusing writes", body = Health),
     ))]
 #[debug_handler]
-async fn health(State(ctx): State<AppContext>) -> Result<Response> {
-    let (redis, detail) = match Fanout::get(&ctx) {
+async fn health(State(ctx): State<AppContext>) -> ApiResult {
+    let (redis, redis_problem) = match Fanout::get(&ctx) {
         None => ("not_configured", None),
         Some(fanout) => match fanout.problem() {
             None => ("ok", None),
             Some(problem) => ("unavailable", Some(problem)),
         },
     };
-    match ctx.db.ping().await {
-        Ok(()) => format::json(Health {
-            status: if detail.is_some() { "degraded" } else { "ok" },
-            database: Some("ok"),
-            redis: Some(redis),
-            detail,
-        }),
-        Err(err) => {
-            tracing::error!(error = %err, "health: database unreachable");
-            format::render()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .json(Health {
-                    status: "unavailable",
-                    database: Some("unreachable"),
-                    redis: Some(redis),
-                    detail: Some(format!("database unreachable: {err}")),
-                })
-        }
+    if let Err(err) = ctx.db.ping().await {
+        tracing::warn!(error = %err, "health: database unreachable");
+        return Ok(format::render()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .json(Health {
+                status: "unavailable",
+                database: Some("unreachable"),
+                storage: Some("unavailable"),
+                redis: Some(redis),
+                detail: Some(format!("database unreachable: {err}")),
+            })
+            .map(own_body)?);
     }
+    if let Some(problem) = storage_problem(&ctx).await {
+        tracing::warn!(problem = %problem, "health: storage refuses writes");
+        return Ok(format::render()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .json(Health {
+                status: "degraded",
+                database: Some("ok"),
+                storage: Some("unavailable"),
+                redis: Some(redis),
+                detail: Some(problem),
+            })
+            .map(own_body)?);
+    }
+    Ok(format::json(Health {
+        status: if redis_problem.is_some() {
+            "degraded"
+        } else {
+            "ok"
+        },
+        database: Some("ok"),
+        storage: Some("ok"),
+        redis: Some(redis),
+        detail: redis_problem,
+    })?)
 }
 
 pub fn routes() -> Routes {

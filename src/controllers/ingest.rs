@@ -5,6 +5,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::{CorrelationId, CurrentUser, QueryPairs, TextBody},
+    errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
     models::{access_logs, api_keys::Scope, users::Role},
     views::ingest::LogIngestResponse,
@@ -37,7 +38,7 @@ async fn ingest_nginx(
     CorrelationId(cid): CorrelationId,
     QueryPairs(pairs): QueryPairs,
     req: Request,
-) -> Result<Response> {
+) -> ApiResult {
     user.allow(Role::Analyst, Scope::EventsWrite)?;
     let mut fields = FieldErrors::new();
     for (name, _) in &pairs {
@@ -64,7 +65,7 @@ async fn ingest_nginx(
     };
     let TextBody(text) = TextBody::from_request(req, &ctx).await?;
     let (counts, errors) = access_logs::ingest_text(&ctx, source, &text, &cid).await?;
-    format::json(LogIngestResponse::new(counts, &errors))
+    Ok(format::json(LogIngestResponse::new(counts, &errors))?)
 }
 
 pub fn routes() -> Routes {

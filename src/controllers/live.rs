@@ -17,6 +17,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::{
     controllers::extract::{CurrentUser, API_KEY_HEADER},
+    errors::ApiResult,
     errors::{ApiError, ErrorBody},
     models::api_keys::Scope,
     models::{outbox_envelopes, severity::Severity, users::Role},
@@ -83,7 +84,7 @@ async fn alerts_feed(
     Query(params): Query<FeedParams>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response> {
+) -> ApiResult {
     let key = headers
         .get(API_KEY_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -29,13 +29,111 @@ async fn trim_trailing_slash(mut req: Request) -> Request {
     req
 }
 
-/// Wraps the finished router: trailing-slash normalisation before routing,
-/// and the JSON error envelope on every error response, the framework's
-/// own 404/405/413 included.
+/// Query parameters whose values are credentials (the live feed's
+/// `?token=`, and any a client might send by mistake): never logged.
+const SECRET_PARAMS: [&str; 8] = [
+    "token",
+    "access_token",
+    "access",
+    "refresh",
+    "api_key",
+    "key",
+    "password",
+    "secret",
+];
+
+/// The URI as the request log shows it: the value of every credential
+/// parameter replaced by `REDACTED`, the rest as sent.
+#[must_use]
+pub fn redacted_uri(uri: &Uri) -> String {
+    let path = uri.path();
+    let Some(query) = uri.query() else {
+        return path.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .unwrap_or_default();
+            if SECRET_PARAMS.contains(&name.as_str()) {
+                let raw_name = pair.split('=').next().unwrap_or_default();
+                format!("{raw_name}=REDACTED")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
+/// Gives every request an `x-request-id` (Loco's request-id layer keeps a
+/// well-formed one), so the request log's span can name it.
+async fn request_id(mut req: Request) -> Request {
+    let valid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            !v.is_empty()
+                && v.len() <= 255
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !valid {
+        if let Ok(id) = axum::http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            req.headers_mut().insert("x-request-id", id);
+        }
+    }
+    req
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "http-request",
+        "http.method" = %req.method(),
+        "http.uri" = %redacted_uri(req.uri()),
+        request_id = %request_id,
+    )
+}
+
+/// Wraps the finished router: the request log (credentials cut from the
+/// URI; 5xx answers logged at ERROR, the rest at DEBUG), trailing-slash
+/// normalisation before routing, and the JSON error envelope on every
+/// error response, the framework's own 404/405/413 included.
 pub fn wrap(router: AxumRouter) -> AxumRouter {
     AxumRouter::new()
         .fallback_service(router)
         .layer(map_request(trim_trailing_slash))
         .layer(from_fn(super::extract::rate_limit_headers))
         .layer(from_fn(crate::errors::envelope))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(map_request(request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_log() {
+        let uri: Uri =
+            "/ws/alerts?token=eyJhbGciOi.x.y&min_severity=BOGUS&Access_Token=a%20b&%74oken=z"
+                .parse()
+                .unwrap();
+        let shown = redacted_uri(&uri);
+        assert_eq!(
+            shown,
+            "/ws/alerts?token=REDACTED&min_severity=BOGUS&Access_Token=REDACTED&%74oken=REDACTED"
+        );
+        assert!(!shown.contains("eyJ"));
+        let plain: Uri = "/api/alerts?status=OPEN".parse().unwrap();
+        assert_eq!(redacted_uri(&plain), "/api/alerts?status=OPEN");
+    }
 }

@@ -3,6 +3,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::CurrentUser,
+    errors::ApiResult,
     errors::ErrorBody,
     models::{api_keys::Scope, stats::Stats, users::Role},
     views::stats::StatsResponse,
@@ -17,9 +18,11 @@ use crate::{
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
 #[debug_handler]
-async fn show(user: CurrentUser, State(ctx): State<AppContext>) -> Result<Response> {
+async fn show(user: CurrentUser, State(ctx): State<AppContext>) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
-    format::json(StatsResponse::from(Stats::compute(&ctx.db).await?))
+    Ok(format::json(StatsResponse::from(
+        Stats::compute(&ctx.db).await?,
+    ))?)
 }
 
 pub fn routes() -> Routes {

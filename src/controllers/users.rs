@@ -3,6 +3,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
+    errors::ApiResult,
     errors::{ApiError, ErrorBody},
     models::users::{self, AccessChange, Role},
     views::{pagination::Page, users::UserResponse},
@@ -28,16 +29,12 @@ async fn load(ctx: &AppContext, id: &str) -> Result<users::Model> {
         (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 #[debug_handler]
-async fn list(
-    user: CurrentUser,
-    State(ctx): State<AppContext>,
-    page: PageParams,
-) -> Result<Response> {
+async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams) -> ApiResult {
     user.require(Role::Admin)?;
     page.numbered_only("Users")?;
     let (items, count) = users::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(UserResponse::from).collect();
-    format::json(page.page(results, count))
+    Ok(format::json(page.page(results, count))?)
 }
 
 /// Read one user.
@@ -55,9 +52,9 @@ async fn show(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     user.require(Role::Admin)?;
-    format::json(UserResponse::from(&load(&ctx, &id).await?))
+    Ok(format::json(UserResponse::from(&load(&ctx, &id).await?))?)
 }
 
 /// Change a user's role or deactivate/reactivate them. Takes effect on the
@@ -80,12 +77,12 @@ async fn update(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<AccessChange>,
-) -> Result<Response> {
+) -> ApiResult {
     let admin = user.require(Role::Admin)?;
     let target = load(&ctx, &id).await?;
     let updated = target.change_access(&ctx.db, &change).await?;
     tracing::info!(admin = %admin.pid, user = %updated.pid, role = %updated.role, active = updated.is_active, "access changed");
-    format::json(UserResponse::from(&updated))
+    Ok(format::json(UserResponse::from(&updated))?)
 }
 
 pub fn routes() -> Routes {

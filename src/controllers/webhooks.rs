@@ -4,6 +4,7 @@ use loco_rs::prelude::*;
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
+    errors::ApiResult,
     errors::ErrorBody,
     models::{
         users::Role,
@@ -30,16 +31,16 @@ async fn create(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<NewWebhook>,
-) -> Result<Response> {
+) -> ApiResult {
     let admin = user.require(Role::Admin)?;
     let (row, secret) = webhooks::Model::create(&ctx.db, admin, &params).await?;
     tracing::info!(admin = %admin.pid, webhook = %row.pid, url = %row.url, "webhook created");
-    format::render()
+    Ok(format::render()
         .status(StatusCode::CREATED)
         .json(CreatedWebhook {
             webhook: WebhookResponse::from(&row),
             secret,
-        })
+        })?)
 }
 
 /// List webhooks, newest first.
@@ -55,16 +56,12 @@ async fn create(
         (status = 403, description = "Not an admin, or an API key", body = ErrorBody),
     ))]
 #[debug_handler]
-async fn list(
-    user: CurrentUser,
-    State(ctx): State<AppContext>,
-    page: PageParams,
-) -> Result<Response> {
+async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams) -> ApiResult {
     user.require(Role::Admin)?;
     page.numbered_only("Webhooks")?;
     let (items, count) = webhooks::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(WebhookResponse::from).collect();
-    format::json(page.page(results, count))
+    Ok(format::json(page.page(results, count))?)
 }
 
 /// Read one webhook, with whether it is disabled and why.
@@ -82,10 +79,10 @@ async fn show(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     user.require(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
-    format::json(WebhookResponse::from(&hook))
+    Ok(format::json(WebhookResponse::from(&hook))?)
 }
 
 /// Change a webhook. `"enabled": true` re-enables a disabled one: its
@@ -107,7 +104,7 @@ async fn update(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<WebhookChange>,
-) -> Result<Response> {
+) -> ApiResult {
     let admin = user.require(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id)
         .await?
@@ -119,7 +116,7 @@ async fn update(
             sweeper.poke();
         }
     }
-    format::json(WebhookResponse::from(&hook))
+    Ok(format::json(WebhookResponse::from(&hook))?)
 }
 
 /// Delete a webhook and its delivery log.
@@ -137,13 +134,13 @@ async fn remove(
     user: CurrentUser,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> ApiResult {
     let admin = user.require(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     let pid = hook.pid;
     hook.remove(&ctx.db).await?;
     tracing::info!(admin = %admin.pid, webhook = %pid, "webhook deleted");
-    format::render().status(StatusCode::NO_CONTENT).empty()
+    Ok(format::render().status(StatusCode::NO_CONTENT).empty()?)
 }
 
 /// A webhook's deliveries, newest first: status, attempts, last error.
@@ -166,13 +163,13 @@ async fn deliveries(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
     page: PageParams,
-) -> Result<Response> {
+) -> ApiResult {
     user.require(Role::Admin)?;
     page.numbered_only("Deliveries")?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     let (items, count) = hook.deliveries(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(DeliveryResponse::from).collect();
-    format::json(page.page(results, count))
+    Ok(format::json(page.page(results, count))?)
 }
 
 pub fn routes() -> Routes {

@@ -53,6 +53,20 @@ pub struct AlertEdit {
 }
 
 pub const MAX_NOTE: usize = 10_000;
+
+/// A note (on its own or with a status change) has 1 to [`MAX_NOTE`]
+/// characters, checked before anything is written.
+///
+/// # Errors
+/// 400 naming `note`.
+pub fn check_note(note: Option<&str>) -> std::result::Result<(), ApiError> {
+    match note {
+        Some(note) if note.trim().is_empty() || note.chars().count() > MAX_NOTE => Err(
+            ApiError::field("note", format!("A note has 1 to {MAX_NOTE} characters.")),
+        ),
+        _ => Ok(()),
+    }
+}
 const MAX_TAGS: usize = 50;
 const MAX_TAG_CHARS: usize = 64;
 
@@ -405,6 +419,7 @@ impl Model {
         note: Option<&str>,
         actor: Actor<'_>,
     ) -> Result<Self> {
+        check_note(note)?;
         let (_writer, txn) = super::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let from = alert.status();
@@ -525,9 +540,7 @@ impl Model {
         note: &str,
         actor: Actor<'_>,
     ) -> Result<alert_histories::Model> {
-        if note.trim().is_empty() || note.chars().count() > MAX_NOTE {
-            return Err(ApiError::field("note", "A note has 1 to 10000 characters.").into());
-        }
+        check_note(Some(note))?;
         let alert = Self::find_by_pid(db, pid).await?;
         Ok(alert_histories::Model::record(
             db,

@@ -26,7 +26,11 @@ use super::{
     outbox_envelopes::Claimed,
     severity::Severity,
 };
-use crate::workers::dispatcher::Feed;
+use crate::{
+    db::storage::{self, StorageState},
+    errors::db_error,
+    workers::dispatcher::Feed,
+};
 
 /// Rounds stop growing at this many events (a job is never split): one
 /// full batch, or up to a thousand single events. The round's rows, their
@@ -58,10 +62,19 @@ enum Reply {
     Stored(Vec<Ingested>),
 }
 
+/// What the writer task is asked to do.
+enum Work {
+    Store(Box<Job>),
+    /// A write probe for `/_health` ([`storage::probe_write`]), on the
+    /// writer's own connection.
+    Probe(oneshot::Sender<Result<(), sea_orm::DbErr>>),
+}
+
 /// The handle requests use to reach the writer (kept in the shared store).
 #[derive(Clone)]
 pub struct IngestWriter {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Work>,
+    state: StorageState,
 }
 
 impl IngestWriter {
@@ -71,8 +84,31 @@ impl IngestWriter {
     #[must_use]
     pub fn start(db: DatabaseConnection, threshold: Severity, feed: Option<Arc<Feed>>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, threshold, rx, feed));
-        Self { tx }
+        let state = StorageState::default();
+        tokio::spawn(run(db, threshold, rx, feed, state.clone()));
+        Self { tx, state }
+    }
+
+    /// Why storage has been refusing this writer's writes, if it has and
+    /// no write succeeded since.
+    #[must_use]
+    pub fn storage_problem(&self) -> Option<String> {
+        self.state.problem()
+    }
+
+    /// A real write on the writer's connection ([`storage::probe_write`]);
+    /// success clears [`Self::storage_problem`].
+    ///
+    /// # Errors
+    /// The database error the probe met.
+    pub async fn probe(&self) -> Result<()> {
+        let (done, reply) = oneshot::channel();
+        let stopped = || Error::string("the ingestion writer has stopped");
+        self.tx
+            .send(Work::Probe(done))
+            .await
+            .map_err(|_| stopped())?;
+        reply.await.map_err(|_| stopped())?.map_err(Error::from)
     }
 
     /// The writer started by `App::after_context`.
@@ -161,7 +197,10 @@ impl IngestWriter {
             done,
         };
         let stopped = || Error::string("the ingestion writer has stopped");
-        self.tx.send(job).await.map_err(|_| stopped())?;
+        self.tx
+            .send(Work::Store(Box::new(job)))
+            .await
+            .map_err(|_| stopped())?;
         reply.await.map_err(|_| stopped())?
     }
 }
@@ -169,35 +208,80 @@ impl IngestWriter {
 async fn run(
     db: DatabaseConnection,
     threshold: Severity,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Work>,
     feed: Option<Arc<Feed>>,
+    state: StorageState,
 ) {
     let mut carried: Option<Job> = None;
+    let mut probes = Vec::new();
     loop {
         let first = match carried.take() {
             Some(job) => job,
             None => match rx.recv().await {
-                Some(job) => job,
+                Some(Work::Store(job)) => *job,
+                Some(Work::Probe(done)) => {
+                    probe(&db, &state, done).await;
+                    continue;
+                }
                 None => return,
             },
         };
         let mut events = first.items.len();
         let mut jobs = vec![first];
         while events < MAX_ROUND_EVENTS {
-            let Ok(job) = rx.try_recv() else { break };
-            if events + job.items.len() > MAX_ROUND_EVENTS {
-                carried = Some(job);
-                break;
+            match rx.try_recv() {
+                Ok(Work::Store(job)) => {
+                    if events + job.items.len() > MAX_ROUND_EVENTS {
+                        carried = Some(*job);
+                        break;
+                    }
+                    events += job.items.len();
+                    jobs.push(*job);
+                }
+                Ok(Work::Probe(done)) => probes.push(done),
+                Err(_) => break,
             }
-            events += job.items.len();
-            jobs.push(job);
         }
-        round(&db, threshold, jobs, feed.as_deref()).await;
+        round(&db, threshold, jobs, feed.as_deref(), &state).await;
+        for done in probes.drain(..) {
+            probe(&db, &state, done).await;
+        }
+    }
+}
+
+async fn probe(
+    db: &DatabaseConnection,
+    state: &StorageState,
+    done: oneshot::Sender<Result<(), sea_orm::DbErr>>,
+) {
+    let result = storage::probe_write(db).await;
+    match &result {
+        Ok(()) => state.succeeded(),
+        Err(err) => state.failed(err),
+    }
+    let _ = done.send(result);
+}
+
+/// Notes how a commit attempt went in the writer's storage state.
+fn note(state: &StorageState, result: &Result<Reply>) {
+    match result {
+        Ok(_) => state.succeeded(),
+        Err(err) => {
+            if let Some(db) = db_error(err) {
+                state.failed(db);
+            }
+        }
     }
 }
 
 /// Stores `jobs` in one transaction, or each alone if that fails.
-async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>, feed: Option<&Feed>) {
+async fn round(
+    db: &DatabaseConnection,
+    threshold: Severity,
+    jobs: Vec<Job>,
+    feed: Option<&Feed>,
+    state: &StorageState,
+) {
     // A retry queued behind its own first attempt goes after this round,
     // where it finds the stored answer.
     let mut seen = HashSet::new();
@@ -215,11 +299,15 @@ async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>, fee
     if !together.is_empty() {
         match commit_together(db, threshold, &together, feed).await {
             Ok(replies) => {
+                state.succeeded();
                 for (job, reply) in together.into_iter().zip(replies) {
                     let _ = job.done.send(Ok(reply));
                 }
             }
             Err(err) => {
+                if let Some(db) = db_error(&err) {
+                    state.failed(db);
+                }
                 tracing::warn!(error = %err, requests = together.len(), "group commit failed; storing each request alone");
                 alone.splice(0..0, together);
             }
@@ -227,6 +315,7 @@ async fn round(db: &DatabaseConnection, threshold: Severity, jobs: Vec<Job>, fee
     }
     for job in alone {
         let reply = commit_alone(db, threshold, &job, feed).await;
+        note(state, &reply);
         let _ = job.done.send(reply);
     }
 }

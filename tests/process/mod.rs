@@ -1,6 +1,7 @@
 //! Tests that run the real `vigil-cli start` as a child process (killed with
 //! SIGKILL, or run twice side by side) and talk to it over sockets.
 mod crash;
+mod storage;
 mod two_instances;
 
 use std::{
@@ -64,6 +65,16 @@ impl Server {
     /// Starts the server on `db` (migrating it) and waits for `/_ping`.
     /// `redis`: the Redis URL and channel for multi-instance fan-out.
     pub async fn start(db: &str, port: u16, redis: Option<(&str, &str)>) -> Self {
+        Self::start_with(db, port, redis, &[]).await
+    }
+
+    /// [`Self::start`] with extra environment variables.
+    pub async fn start_with(
+        db: &str,
+        port: u16,
+        redis: Option<(&str, &str)>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-cli"));
         cmd.arg("start")
             .env("LOCO_ENV", "development")
@@ -77,6 +88,9 @@ impl Server {
             .stderr(Stdio::inherit());
         if let Some((url, channel)) = redis {
             cmd.env("REDIS_URL", url).env("REDIS_CHANNEL", channel);
+        }
+        for (name, value) in env {
+            cmd.env(name, value);
         }
         let child = cmd.spawn().expect("spawn vigil-cli start");
         let mut server = Self {
@@ -112,6 +126,21 @@ impl Client {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
+        self.call_with(method, path, token, body, &[])
+            .await
+            .map(|(status, _, body)| (status, body))
+    }
+
+    /// [`Self::call`] with extra request headers; also answers the response
+    /// headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, hyper::HeaderMap, Value), String> {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .map_err(|e| e.to_string())?;
@@ -127,6 +156,9 @@ impl Client {
         if let Some(token) = token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
         let req = req
             .body(Full::new(Bytes::from(bytes)))
@@ -134,13 +166,18 @@ impl Client {
         let result = async {
             let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
             let status = response.status().as_u16();
+            let headers = response.headers().clone();
             let body = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| e.to_string())?
                 .to_bytes();
-            Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+            Ok((
+                status,
+                headers,
+                serde_json::from_slice(&body).unwrap_or(Value::Null),
+            ))
         }
         .await;
         driver.abort();

@@ -3,6 +3,7 @@ mod api_keys;
 mod auth;
 mod events;
 mod failures;
+mod hardening;
 mod http_contract;
 mod ingest;
 mod live;
