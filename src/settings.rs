@@ -5,16 +5,26 @@ use serde::Deserialize;
 
 use crate::models::severity::Severity;
 
-/// Failed-login throttling (SPEC §2).
+/// Failed-login throttling (SPEC §2; `models::login_throttles`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoginThrottle {
-    /// Failures allowed for one account within the window.
+    /// Failures allowed for one account from one client address within
+    /// the window; past it, that address gets 429 for that account.
     #[serde(default = "default_account_failures")]
     pub max_failures_per_account: i64,
-    /// Failures allowed from one client address within the window.
+    /// Failures allowed from one client address within the window, any
+    /// accounts; past it, 429.
     #[serde(default = "default_client_failures")]
     pub max_failures_per_client: i64,
-    /// Length of the window, and of the lock-out once it is exceeded.
+    /// Failures for one account across all addresses after which every
+    /// attempt at it waits a delay that doubles (from 250 ms) with each
+    /// further failure.
+    #[serde(default = "default_account_delay_after")]
+    pub account_delay_after: i64,
+    /// The longest such delay, milliseconds.
+    #[serde(default = "default_max_delay_ms")]
+    pub max_delay_ms: u64,
+    /// Length of the window, and of a 429 once a limit is exceeded.
     #[serde(default = "default_window")]
     pub window_seconds: i64,
 }
@@ -24,9 +34,18 @@ impl Default for LoginThrottle {
         Self {
             max_failures_per_account: default_account_failures(),
             max_failures_per_client: default_client_failures(),
+            account_delay_after: default_account_delay_after(),
+            max_delay_ms: default_max_delay_ms(),
             window_seconds: default_window(),
         }
     }
+}
+
+const fn default_account_delay_after() -> i64 {
+    10
+}
+const fn default_max_delay_ms() -> u64 {
+    5_000
 }
 
 const fn default_account_failures() -> i64 {

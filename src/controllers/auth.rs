@@ -8,7 +8,8 @@ use crate::{
     errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
     models::{
-        login_throttles, refresh_tokens,
+        login_throttles::{self, Verdict},
+        refresh_tokens,
         users::{self, NewUser, RegisterParams},
     },
     settings::Settings,
@@ -77,7 +78,10 @@ fn too_many(retry_after: i64) -> ApiResult {
 }
 
 /// Log in with username or email. Unknown account and wrong password give the
-/// same 401; repeated failures for an account or from a client give 429.
+/// same 401. Repeated failures for an account from one client address, or
+/// from one address for any accounts, give 429 with `Retry-After`; an
+/// account failing from many addresses answers ever more slowly (up to 5 s),
+/// never locked.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth",
     request_body = LoginParams,
     responses(
@@ -119,17 +123,27 @@ async fn login(
         RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => ip.to_string(),
         RemoteIP::None => "unknown".to_string(),
     };
-    let keys = login_throttles::keys(login, &client);
-    if let Some(wait) = login_throttles::Model::retry_after(&ctx.db, &keys, policy).await? {
-        return too_many(wait);
+    // The account budget is the resolved account's, whichever of its
+    // names (username or email) the attempt used.
+    let user = users::Model::find_by_login(&ctx.db, login).await.ok();
+    let account = user.as_ref().map_or_else(
+        || format!("?{}", login.to_lowercase()),
+        |u| u.id.to_string(),
+    );
+    let keys = login_throttles::Keys::new(&account, &client);
+    match login_throttles::Model::reserve(&ctx.db, &keys, policy).await? {
+        Verdict::Refuse { retry_after } => return too_many(retry_after),
+        Verdict::Proceed { delay } => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
     }
 
-    let user = users::Model::find_by_login(&ctx.db, login).await.ok();
     let ok = users::Model::password_matches(user.as_ref(), password);
     let user = match user {
         Some(user) if ok && user.is_active => user,
         _ => {
-            login_throttles::Model::record_failure(&ctx.db, &keys, policy).await?;
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -138,7 +152,7 @@ async fn login(
             .into());
         }
     };
-    login_throttles::Model::clear(&ctx.db, &keys[0]).await?;
+    login_throttles::Model::succeeded(&ctx.db, &keys).await?;
     user.touch_login(&ctx.db).await?;
 
     let (access, expires_in) = access_token(&ctx, &user)?;

@@ -1,8 +1,13 @@
 //! Defects found by the outside probe (issue 16), each with the answer a
 //! user now sees, on both databases.
-use sea_orm::{EntityTrait, PaginatorTrait};
+use std::future::IntoFuture;
+
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
-use vigil::models::{_entities::alert_histories, users::Role};
+use vigil::models::{
+    _entities::{alert_histories, login_throttles},
+    users::Role,
+};
 
 use super::prepare_data::{assert_error, token_for};
 
@@ -81,4 +86,160 @@ async fn status_notes_are_bounded_before_anything_is_written() {
         assert_eq!(r.status_code(), 200, "{}", r.text());
     })
     .await;
+}
+
+/// A test app whose client address comes from `X-Forwarded-For`, with the
+/// login throttle's account delay at `delay_after` failures.
+async fn behind_proxy(delay_after: i64) -> crate::support::TestApp {
+    use loco_rs::controller::middleware::remote_ip::{ClientIpSource, RemoteIpMiddleware};
+    crate::support::boot_with(|config| {
+        config.server.middlewares.remote_ip = Some(RemoteIpMiddleware {
+            enable: true,
+            source: ClientIpSource::RightmostXForwardedFor,
+        });
+        if let Some(settings) = config.settings.as_mut().and_then(|s| s.as_object_mut()) {
+            settings.insert(
+                "login_throttle".into(),
+                json!({"max_failures_per_account": 5, "max_failures_per_client": 20,
+                       "account_delay_after": delay_after, "max_delay_ms": 400,
+                       "window_seconds": 900}),
+            );
+        }
+    })
+    .await
+    .expect("boot")
+}
+
+async fn attempt(
+    request: &axum_test::TestServer,
+    login: &str,
+    password: &str,
+    from: &str,
+) -> axum_test::TestResponse {
+    request
+        .post("/api/auth/login")
+        .add_header("x-forwarded-for", from)
+        .json(&json!({"username": login, "password": password}))
+        .await
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_race_past_the_limit() {
+    crate::support::request(|request, ctx| async move {
+        super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
+        let guesses = (0..150).map(|i| {
+            request
+                .post("/api/auth/login")
+                .json(&json!({"username": "alice", "password": format!("guess-{i}")}))
+                .into_future()
+        });
+        let answers = futures_util::future::join_all(guesses).await;
+        let unauthorized = answers.iter().filter(|r| r.status_code() == 401).count();
+        let limited = answers.iter().filter(|r| r.status_code() == 429).count();
+        assert_eq!(
+            unauthorized, 5,
+            "only the allowed failures reach the password check"
+        );
+        assert_eq!(limited, 145);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn username_and_email_share_one_account_budget() {
+    crate::support::request(|request, ctx| async move {
+        super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
+        for login in [
+            "alice",
+            "alice@example.com",
+            "ALICE@example.com",
+            "alice",
+            "alice@example.com",
+        ] {
+            let r = request
+                .post("/api/auth/login")
+                .json(&json!({"username": login, "password": "wrong-password"}))
+                .await;
+            assert_eq!(r.status_code(), 401, "{login}");
+        }
+        let r = request
+            .post("/api/auth/login")
+            .json(&json!({"email": "alice@example.com", "password": "wrong-password"}))
+            .await;
+        assert_error(&r, 429, "too_many_requests");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_attacker_at_one_address_cannot_keep_the_owner_out() {
+    let app = behind_proxy(10).await;
+    let (request, ctx) = (app.server(), app.ctx());
+    super::prepare_data::create_user(&ctx, "root", Role::Admin).await;
+    let attacker = "198.51.100.66";
+    let mut answers = Vec::new();
+    for i in 0..30 {
+        answers.push(
+            attempt(&request, "root", &format!("guess-{i}"), attacker)
+                .await
+                .status_code(),
+        );
+    }
+    assert_eq!(answers.iter().filter(|s| **s == 401).count(), 5);
+    assert_eq!(answers.iter().filter(|s| **s == 429).count(), 25);
+    // The attacker's address stays refused, even with the right password…
+    let r = attempt(&request, "root", super::prepare_data::PASSWORD, attacker).await;
+    assert_error(&r, 429, "too_many_requests");
+    // …while the owner, elsewhere, logs in at once.
+    let r = attempt(
+        &request,
+        "root",
+        super::prepare_data::PASSWORD,
+        "203.0.113.5",
+    )
+    .await;
+    assert_eq!(r.status_code(), 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn failures_from_many_addresses_slow_the_account_down_but_never_lock_it() {
+    let app = behind_proxy(3).await;
+    let (request, ctx) = (app.server(), app.ctx());
+    super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
+    for i in 0..6 {
+        let r = attempt(
+            &request,
+            "alice",
+            "wrong-password",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(r.status_code(), 401, "attempt {i}");
+    }
+    // Six failures past a threshold of three: the next attempt waits the
+    // capped delay (400 ms) before its password is checked, and succeeds.
+    let started = std::time::Instant::now();
+    let r = attempt(
+        &request,
+        "alice",
+        super::prepare_data::PASSWORD,
+        "203.0.113.77",
+    )
+    .await;
+    assert_eq!(r.status_code(), 200, "{}", r.text());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "delayed {:?}",
+        started.elapsed()
+    );
+    // The success ends the account's delay: its count is gone.
+    let alice = vigil::models::users::Model::find_by_login(&ctx.db, "alice")
+        .await
+        .unwrap();
+    let account = login_throttles::Entity::find()
+        .filter(login_throttles::Column::Key.eq(format!("account:{}", alice.id)))
+        .count(&ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(account, 0);
 }
