@@ -4,6 +4,7 @@ pub mod db;
 pub mod detection;
 pub mod errors;
 pub mod initializers;
+pub mod input;
 pub mod models;
 pub mod settings;
 pub mod tasks;

@@ -72,7 +72,11 @@ async fn list(
 ) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
-    let listed = alerts::Model::list(&ctx.db, &q, &page.window()?).await?;
+    let window = page.window()?;
+    window
+        .check_cursor(q.ordering.key)
+        .map_err(ApiError::validation)?;
+    let listed = alerts::Model::list(&ctx.db, &q, &window).await?;
     Ok(format::json(page.render::<_, AlertResponse>(listed))?)
 }
 

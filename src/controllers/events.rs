@@ -5,7 +5,9 @@ use loco_rs::prelude::*;
 use serde_json::Value;
 
 use crate::{
-    controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
+    controllers::extract::{
+        CorrelationId, CurrentUser, JsonBody, JsonItems, PageParams, QueryPairs,
+    },
     errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
     models::api_keys::Scope,
@@ -125,7 +127,7 @@ async fn batch(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Value>,
+    JsonItems(body): JsonItems,
 ) -> ApiResult {
     user.allow(Role::Analyst, Scope::EventsWrite)?;
     let Some(count) = body.get("events").and_then(Value::as_array).map(Vec::len) else {
@@ -217,7 +219,11 @@ async fn list(
 ) -> ApiResult {
     user.allow(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
-    let listed = events::Model::list(&ctx.db, &q, &page.window()?).await?;
+    let window = page.window()?;
+    window
+        .check_cursor(q.ordering.key)
+        .map_err(ApiError::validation)?;
+    let listed = events::Model::list(&ctx.db, &q, &window).await?;
     Ok(format::json(page.render::<_, EventResponse>(listed))?)
 }
 

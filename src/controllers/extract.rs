@@ -128,6 +128,36 @@ where
             "The request body is larger than the 1 MiB limit",
         )
         .await?;
+        if crate::input::may_hold_nul(&bytes) {
+            if let Some(path) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .as_ref()
+                .and_then(crate::input::nul_path)
+            {
+                return Err(ApiError::field(&path, crate::input::NUL_MESSAGE).into());
+            }
+        }
+        Ok(Self(parse_json(&bytes)?))
+    }
+}
+
+/// A JSON body of items each checked on its own (`POST /api/events/batch`:
+/// an item holding NUL is refused alone, its neighbours stored), otherwise
+/// as [`JsonBody`].
+pub struct JsonItems(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonItems {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(
+            req,
+            state,
+            is_json,
+            "The request body must be JSON (Content-Type: application/json)",
+            "The request body is larger than the 1 MiB limit",
+        )
+        .await?;
         Ok(Self(parse_json(&bytes)?))
     }
 }
@@ -156,7 +186,11 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
             "The request body is larger than the 1 MiB limit: send the log in parts, or read the file with `ingest_log`",
         )
         .await?;
-        Ok(Self(String::from_utf8_lossy(&bytes).into_owned()))
+        // NUL cannot be stored as text on PostgreSQL: it reads as U+FFFD,
+        // as bytes that are not UTF-8 do, the same on both databases.
+        Ok(Self(
+            String::from_utf8_lossy(&bytes).replace('\0', "\u{FFFD}"),
+        ))
     }
 }
 
@@ -467,7 +501,20 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.uri.query().map(url_pairs).unwrap_or_default()))
+        let pairs = parts.uri.query().map(url_pairs).unwrap_or_default();
+        let mut fields = FieldErrors::new();
+        for (name, value) in &pairs {
+            if name.contains('\0') || value.contains('\0') {
+                fields.insert(
+                    name.replace('\0', "\\u0000"),
+                    vec![crate::input::NUL_MESSAGE.to_string()],
+                );
+            }
+        }
+        if !fields.is_empty() {
+            return Err(ApiError::validation(fields).into());
+        }
+        Ok(Self(pairs))
     }
 }
 

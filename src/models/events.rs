@@ -74,7 +74,10 @@ fn text(
         }
         Some(Value::String(s)) => {
             let len = s.chars().count();
-            if required && s.trim().is_empty() {
+            if s.contains('\0') {
+                push(errors, field, crate::input::NUL_MESSAGE);
+                None
+            } else if required && s.trim().is_empty() {
                 push(errors, field, "Must not be blank.");
                 None
             } else if len > max {
@@ -158,6 +161,14 @@ impl NewEvent {
         let occurred_at = match text(obj, "occurred_at", false, 64, &mut errors) {
             None => Some(now),
             Some(raw) => match DateTime::parse_from_rfc3339(&raw) {
+                Ok(t) if t.timestamp() < 0 => {
+                    push(
+                        &mut errors,
+                        "occurred_at",
+                        "Must be 1970-01-01T00:00:00Z or later.",
+                    );
+                    None
+                }
                 Ok(t)
                     if t.with_timezone(&Utc) > now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) =>
                 {
@@ -184,8 +195,24 @@ impl NewEvent {
         let metadata = match obj.get("metadata") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => {
-                let size = serde_json::to_vec(m).map_or(usize::MAX, |v| v.len());
-                if size > MAX_METADATA_BYTES {
+                let json = serde_json::to_vec(m).unwrap_or_default();
+                let size = json.len();
+                let nul = crate::input::may_hold_nul(&json)
+                    .then(|| {
+                        m.iter().find_map(|(k, v)| {
+                            let path = format!("metadata.{k}");
+                            if k.contains('\0') {
+                                Some(path)
+                            } else {
+                                crate::input::nul_in(v, &path)
+                            }
+                        })
+                    })
+                    .flatten();
+                if let Some(path) = nul {
+                    push(&mut errors, &path, crate::input::NUL_MESSAGE);
+                    None
+                } else if size > MAX_METADATA_BYTES {
                     push(
                         &mut errors,
                         "metadata",

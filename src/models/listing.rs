@@ -27,6 +27,23 @@ pub enum SortKey {
     OccurredAt,
 }
 
+impl SortKey {
+    /// Whether a cursor's key is of this ordering's kind (a number for
+    /// severity and occurrences, a time for the others): a cursor made for
+    /// another ordering is refused rather than compared across types.
+    #[must_use]
+    pub fn fits(self, key: &CursorKey) -> bool {
+        matches!(
+            (self, key),
+            (Self::Severity | Self::Occurrences, CursorKey::Int(_))
+                | (
+                    Self::CreatedAt | Self::LastSeen | Self::OccurredAt,
+                    CursorKey::Time(_)
+                )
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ordering {
     pub key: SortKey,
@@ -397,6 +414,34 @@ where
 }
 
 /// Which slice of a list a request asks for.
+impl Window {
+    /// 400 naming `cursor` when its key does not fit `key`'s ordering (a
+    /// `next` link of a list in another order).
+    ///
+    /// # Errors
+    /// The field errors naming `cursor`.
+    pub fn check_cursor(&self, key: SortKey) -> Result<(), FieldErrors> {
+        match self {
+            Self::After {
+                cursor: Some(cursor),
+                ..
+            } if !key.fits(&cursor.key) => {
+                let mut fields = FieldErrors::new();
+                fields.insert(
+                    "cursor".to_string(),
+                    vec![
+                        "This cursor belongs to a list in another order: follow the `next` link \
+                         of a page with the same `ordering`."
+                            .to_string(),
+                    ],
+                );
+                Err(fields)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Window {
     /// `page` (from 1) of `size` items, with the total count.

@@ -243,3 +243,143 @@ async fn failures_from_many_addresses_slow_the_account_down_but_never_lock_it() 
         .unwrap();
     assert_eq!(account, 0);
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_by_field_the_same_on_both_databases() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let post = |body: Value| {
+            request
+                .post("/api/events")
+                .authorization_bearer(&admin)
+                .json(&body)
+        };
+        let r = post(json!({"source": "fw\u{0}1", "event_type": "x", "severity": "HIGH"})).await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["source"].is_array(), "{body}");
+
+        let r = post(json!({"source": "fw", "event_type": "x", "severity": "LOW",
+                            "metadata": {"note": ["ok", "bad\u{0}"]}}))
+        .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["metadata.note[1]"].is_array(), "{body}");
+
+        // A batch: the item holding NUL is refused alone, the others stored.
+        let r = request
+            .post("/api/events/batch")
+            .authorization_bearer(&admin)
+            .json(&json!({"events": [
+                {"source": "fw", "event_type": "x", "severity": "LOW"},
+                {"source": "fw", "event_type": "x", "severity": "LOW", "description": "a\u{0}"},
+                {"source": "fw", "event_type": "x", "severity": "LOW", "metadata": {"k\u{0}": 1}},
+                {"source": "fw", "event_type": "y", "severity": "LOW"},
+            ]}))
+            .await;
+        assert_eq!(r.status_code(), 207, "{}", r.text());
+        let body: Value = r.json();
+        assert_eq!(body["stored"], 2);
+        assert_eq!(body["results"][1]["status"], 400);
+        assert!(body["results"][1]["errors"]["description"].is_array(), "{body}");
+        assert_eq!(body["results"][2]["status"], 400);
+
+        for query in ["search=a%00b", "source=fw%00", "event_type=%00"] {
+            for list in ["/api/alerts", "/api/events"] {
+                let r = request
+                    .get(&format!("{list}?{query}"))
+                    .authorization_bearer(&admin)
+                    .await;
+                assert_error(&r, 400, "validation_failed");
+            }
+        }
+
+        let r = request
+            .post("/api/auth/login")
+            .json(&json!({"username": "root\u{0}", "password": "whatever-it-is"}))
+            .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["username"].is_array(), "{body}");
+
+        let r = request
+            .post("/api/auth/register")
+            .json(&json!({"username": "eve\u{0}", "email": "eve@example.com",
+                          "password": "long-enough-password"}))
+            .await;
+        assert_error(&r, 400, "validation_failed");
+
+        // An access log with NUL bytes is read, not a 500.
+        let line = "203.0.113.9 - - [20/Nov/2026:10:00:00 +0000] \"GET /a\u{0}b?id=1%27%20or%201=1-- HTTP/1.1\" 200 12 \"-\" \"sqlmap/1.7\"\n";
+        let r = request
+            .post("/api/ingest/nginx?source=web-nul")
+            .authorization_bearer(&admin)
+            .content_type("text/plain")
+            .bytes(line.as_bytes().to_vec().into())
+            .await;
+        assert!(r.status_code().is_success(), "{} {}", r.status_code(), r.text());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cursor_from_another_ordering_is_a_400_naming_it() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        for i in 0..3 {
+            open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
+        }
+        for (from, to) in [("-severity", "-created_at"), ("-created_at", "occurrences")] {
+            for list in ["/api/alerts", "/api/events"] {
+                let from = if list == "/api/events" && from == "-severity" {
+                    "severity"
+                } else {
+                    from
+                };
+                let r = request
+                    .get(&format!("{list}?ordering={from}&cursor=&page_size=1"))
+                    .authorization_bearer(&admin)
+                    .await;
+                assert_eq!(r.status_code(), 200, "{}", r.text());
+                let next = r.json::<Value>()["next"]
+                    .as_str()
+                    .expect("next")
+                    .to_string();
+                let cursor = next.split("cursor=").nth(1).expect("cursor").to_string();
+                let to = if list == "/api/events" && to == "occurrences" {
+                    "severity"
+                } else {
+                    to
+                };
+                let r = request
+                    .get(&format!("{list}?ordering={to}&cursor={cursor}"))
+                    .authorization_bearer(&admin)
+                    .await;
+                if (from.contains("severity"))
+                    == (to.contains("severity") || to.contains("occurrences"))
+                {
+                    assert_eq!(r.status_code(), 200, "{list} {from} -> {to}: {}", r.text());
+                } else {
+                    let body = assert_error(&r, 400, "validation_failed");
+                    assert!(body["fields"]["cursor"].is_array(), "{body}");
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_before_1970_are_refused() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let r = request
+            .post("/api/events")
+            .authorization_bearer(&admin)
+            .json(
+                &json!({"source": "fw", "event_type": "x", "severity": "LOW",
+                          "occurred_at": "1969-12-31T23:59:59Z"}),
+            )
+            .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["occurred_at"].is_array(), "{body}");
+    })
+    .await;
+}
