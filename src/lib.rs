@@ -6,6 +6,7 @@ pub mod errors;
 pub mod initializers;
 pub mod input;
 pub mod models;
+pub mod net;
 pub mod settings;
 pub mod tasks;
 pub mod views;

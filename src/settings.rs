@@ -96,6 +96,21 @@ pub struct WebhookSettings {
     /// How often due deliveries are looked for.
     #[serde(default = "default_sweep")]
     pub sweep_ms: u64,
+    /// Internal networks (CIDRs) webhooks may be delivered to; every other
+    /// loopback, private, link-local, CGNAT, multicast or reserved address
+    /// is refused (`src/net.rs`).
+    #[serde(default)]
+    pub allowed_targets: Vec<ipnet::IpNet>,
+}
+
+impl WebhookSettings {
+    /// Where deliveries may go.
+    #[must_use]
+    pub fn outbound(&self) -> crate::net::OutboundPolicy {
+        crate::net::OutboundPolicy {
+            allowed: self.allowed_targets.clone(),
+        }
+    }
 }
 
 impl Default for WebhookSettings {
@@ -107,6 +122,7 @@ impl Default for WebhookSettings {
             max_attempts: default_max_attempts(),
             disable_after: default_disable_after(),
             sweep_ms: default_sweep(),
+            allowed_targets: Vec::new(),
         }
     }
 }

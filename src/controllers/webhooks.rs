@@ -10,6 +10,7 @@ use crate::{
         users::Role,
         webhooks::{self, NewWebhook, WebhookChange},
     },
+    settings::Settings,
     views::{
         pagination::Page,
         webhooks::{CreatedWebhook, DeliveryResponse, WebhookResponse},
@@ -33,7 +34,8 @@ async fn create(
     JsonBody(params): JsonBody<NewWebhook>,
 ) -> ApiResult {
     let admin = user.require(Role::Admin)?;
-    let (row, secret) = webhooks::Model::create(&ctx.db, admin, &params).await?;
+    let policy = Settings::get(&ctx).webhooks.outbound();
+    let (row, secret) = webhooks::Model::create(&ctx.db, admin, &params, &policy).await?;
     tracing::info!(admin = %admin.pid, webhook = %row.pid, url = %row.url, "webhook created");
     Ok(format::render()
         .status(StatusCode::CREATED)
@@ -108,7 +110,7 @@ async fn update(
     let admin = user.require(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id)
         .await?
-        .change(&ctx.db, &change)
+        .change(&ctx.db, &change, &Settings::get(&ctx).webhooks.outbound())
         .await?;
     tracing::info!(admin = %admin.pid, webhook = %hook.pid, enabled = hook.enabled, "webhook changed");
     if hook.enabled {

@@ -4,6 +4,7 @@
 //! backoff. The delivery rows are the log and the retry state; a webhook
 //! whose attempts fail `disable_after` times in a row is disabled, and says
 //! why.
+use crate::net::OutboundPolicy;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use loco_rs::{hash, prelude::*};
@@ -70,17 +71,9 @@ pub struct WebhookChange {
     pub enabled: Option<bool>,
 }
 
-fn check_url(url: &str, fields: &mut FieldErrors) {
-    let ok = url
-        .parse::<axum::http::Uri>()
-        .ok()
-        .filter(|u| matches!(u.scheme_str(), Some("http" | "https")))
-        .is_some_and(|u| u.host().is_some_and(|h| !h.is_empty()));
-    if !ok || url.len() > 2000 {
-        fields.insert(
-            "url".into(),
-            vec!["Must be an absolute http:// or https:// URL of at most 2,000 characters.".into()],
-        );
+fn check_url(url: &str, policy: &OutboundPolicy, fields: &mut FieldErrors) {
+    if let Err(message) = policy.check_url(url) {
+        fields.insert("url".into(), vec![message]);
     }
 }
 
@@ -144,9 +137,10 @@ impl Model {
         db: &DatabaseConnection,
         owner: &users::Model,
         params: &NewWebhook,
+        policy: &OutboundPolicy,
     ) -> Result<(Self, String)> {
         let mut fields = FieldErrors::new();
-        check_url(params.url.trim(), &mut fields);
+        check_url(params.url.trim(), policy, &mut fields);
         let types = check_types(
             params.event_types.as_deref().unwrap_or_default(),
             &mut fields,
@@ -180,11 +174,16 @@ impl Model {
     ///
     /// # Errors
     /// 400 naming every invalid field; database errors.
-    pub async fn change(self, db: &DatabaseConnection, change: &WebhookChange) -> Result<Self> {
+    pub async fn change(
+        self,
+        db: &DatabaseConnection,
+        change: &WebhookChange,
+        policy: &OutboundPolicy,
+    ) -> Result<Self> {
         let mut fields = FieldErrors::new();
         let mut row: ActiveModel = self.into();
         if let Some(url) = &change.url {
-            check_url(url.trim(), &mut fields);
+            check_url(url.trim(), policy, &mut fields);
             row.url = ActiveValue::set(url.trim().to_string());
         }
         if let Some(types) = &change.event_types {

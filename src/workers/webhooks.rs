@@ -8,7 +8,7 @@
 //! is retried when the lease runs out: at least once.
 use std::{sync::Arc, time::Duration};
 
-use axum::http::{Request, Uri};
+use axum::http::Request;
 use chrono::Utc;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -25,7 +25,7 @@ use tokio_rustls::{
     TlsConnector,
 };
 
-use crate::{models::webhooks::Attempt, settings::Settings};
+use crate::{models::webhooks::Attempt, net::OutboundPolicy, settings::Settings};
 
 /// Deliveries taken per sweep.
 const SWEEP_BATCH: u64 = 100;
@@ -59,6 +59,7 @@ impl BackgroundWorker<DeliveryArgs> for WebhookDelivery {
             &headers,
             attempt.body.clone(),
             Duration::from_millis(policy.timeout_ms),
+            &policy.outbound(),
         )
         .await;
         if let Err(error) = &outcome {
@@ -191,7 +192,9 @@ where
 }
 
 /// POSTs `body` to `url` with `headers`; the HTTP status, or why there is
-/// none (connection refused, TLS, timeout).
+/// none. The reason says only what a receiver's owner needs (the target is
+/// not allowed, the connection failed, TLS failed, no answer in time): not
+/// which ports answer inside a network.
 ///
 /// # Errors
 /// A description of the failure.
@@ -200,15 +203,21 @@ pub async fn post(
     headers: &[(&'static str, String)],
     body: String,
     timeout: Duration,
+    policy: &OutboundPolicy,
 ) -> std::result::Result<u16, String> {
-    let uri: Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
-    let https = uri.scheme_str() == Some("https");
-    let host = uri.host().ok_or("URL has no host")?.to_string();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let mut req = Request::post(uri.path_and_query().map_or("/", |pq| pq.as_str())).header(
-        "host",
-        uri.authority().map_or(host.as_str(), |a| a.as_str()),
-    );
+    let target = policy
+        .check_url(url)
+        .map_err(|_| "target not allowed".to_string())?;
+    let https = target.url.scheme() == "https";
+    let authority = match target.url.port() {
+        Some(port) => format!("{}:{port}", target.host),
+        None => target.host.to_string(),
+    };
+    let path = match target.url.query() {
+        Some(q) => format!("{}?{q}", target.url.path()),
+        None => target.url.path().to_string(),
+    };
+    let mut req = Request::post(path.as_str()).header("host", authority.as_str());
     for (name, value) in headers {
         req = req.header(*name, value);
     }
@@ -216,25 +225,30 @@ pub async fn post(
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| format!("bad request: {e}"))?;
     let attempt = async {
-        let bare = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let tcp = TcpStream::connect((bare.as_str(), port))
+        // Resolved and checked once; the connection goes to a checked
+        // address, so a name that resolves elsewhere now gains nothing.
+        let addrs = policy.resolve(&target).await?;
+        let tcp = TcpStream::connect(addrs.as_slice())
             .await
-            .map_err(|e| format!("connect to {host}:{port} failed: {e}"))?;
+            .map_err(|_| "connection failed")?;
         if https {
-            let name = ServerName::try_from(bare).map_err(|e| format!("bad TLS name: {e}"))?;
+            let name = match &target.host {
+                url::Host::Domain(d) => ServerName::try_from(d.clone()),
+                url::Host::Ipv4(ip) => Ok(ServerName::from(std::net::IpAddr::V4(*ip))),
+                url::Host::Ipv6(ip) => Ok(ServerName::from(std::net::IpAddr::V6(*ip))),
+            }
+            .map_err(|_| "bad TLS name")?;
             let tls = tls()
                 .connect(name, tcp)
                 .await
-                .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
-            send(tls, req).await
+                .map_err(|_| "TLS handshake failed")?;
+            send(tls, req).await.map_err(|_| "connection failed")
         } else {
-            send(tcp, req).await
+            send(tcp, req).await.map_err(|_| "connection failed")
         }
     };
     tokio::time::timeout(timeout, attempt)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
+        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+        .map_err(str::to_string)
 }
