@@ -261,6 +261,10 @@ pub struct Settings {
     /// (`https://vigil.example.com`); empty means "from the request's Host".
     #[serde(default)]
     pub public_url: String,
+    /// Without `public_url`: the `Host` values (`name` or `name:port`)
+    /// trusted to build absolute links; any other gets relative links.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// Seconds between pings on the live feed (`/ws/alerts`).
     #[serde(default = "default_feed_ping")]
     pub feed_ping_seconds: u64,
@@ -284,6 +288,7 @@ impl Default for Settings {
             redis_url: String::new(),
             redis_channel: default_redis_channel(),
             public_url: String::new(),
+            allowed_hosts: Vec::new(),
             feed_ping_seconds: default_feed_ping(),
             feed_buffer: default_feed_buffer(),
             detection: Detection::default(),

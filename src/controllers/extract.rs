@@ -467,23 +467,7 @@ impl FromRequestParts<AppContext> for PageParams {
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into());
         }
-        let settings = Settings::get(ctx);
-        let origin = if settings.public_url.is_empty() {
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            let scheme = parts
-                .headers
-                .get("x-forwarded-proto")
-                .and_then(|h| h.to_str().ok())
-                .filter(|s| *s == "https" || *s == "http")
-                .unwrap_or("http");
-            format!("{scheme}://{host}")
-        } else {
-            settings.public_url.trim_end_matches('/').to_string()
-        };
+        let origin = link_origin(&Settings::get(ctx), &parts.headers);
         Ok(Self {
             page,
             page_size,
@@ -492,6 +476,43 @@ impl FromRequestParts<AppContext> for PageParams {
             query,
         })
     }
+}
+
+/// Where absolute links point: `public_url`, else the request's `Host` if
+/// the operator listed it in `allowed_hosts` (with `X-Forwarded-Proto`'s
+/// scheme), else nowhere: links are then relative. A forged `Host` never
+/// ends up in a link another client follows.
+fn link_origin(settings: &Settings, headers: &HeaderMap) -> String {
+    if !settings.public_url.is_empty() {
+        return settings.public_url.trim_end_matches('/').to_string();
+    }
+    let Some(host) = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase)
+    else {
+        return String::new();
+    };
+    let name = host.rsplit_once(':').map_or(host.as_str(), |(name, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            name
+        } else {
+            host.as_str()
+        }
+    });
+    let allowed = settings.allowed_hosts.iter().any(|entry| {
+        let entry = entry.to_ascii_lowercase();
+        entry == host || entry == name
+    });
+    if !allowed {
+        return String::new();
+    }
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|s| *s == "https" || *s == "http")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
 }
 
 /// The decoded query pairs of a request, for list filters.

@@ -183,13 +183,24 @@ impl ExportFormat {
                     t(&alert.last_seen),
                     alert.event.clone(),
                     alert.assignee.clone().unwrap_or_default(),
-                    alert.tags.join(";"),
+                    alert.tags.join("|"),
                     t(&alert.created_at),
                     t(&alert.updated_at),
                     alert.acknowledged_at.as_ref().map(t).unwrap_or_default(),
                     alert.resolved_at.as_ref().map(t).unwrap_or_default(),
                 ];
-                let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                let row: Vec<String> = cells
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        // The one number stays a number; every text is quoted.
+                        if CSV_COLUMNS[i] == "occurrences" {
+                            c.clone()
+                        } else {
+                            csv_cell(c)
+                        }
+                    })
+                    .collect();
                 format!("{}\r\n", row.join(","))
             }
         }
@@ -216,19 +227,31 @@ const CSV_COLUMNS: [&str; 17] = [
     "resolved_at",
 ];
 
-/// RFC 4180 quoting, and a leading `'` on cells a spreadsheet would run as a
-/// formula (`=`, `+`, `-`, `@`): sensor text is data, never code.
+/// Characters a spreadsheet reads as the start of a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// List separators of some locale or program (`;` in much of Europe): a
+/// formula may start after any of them if a cell is ever split there.
+const SEPARATORS: [char; 4] = [',', ';', '|', '\t'];
+
+/// A text cell: always quoted (RFC 4180), and a `'` before anything a
+/// spreadsheet would run as a formula, at the start of the cell and after
+/// any list separator inside it: sensor text is data, never code.
 fn csv_cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
+    let mut out = String::with_capacity(value.len() + 4);
+    out.push('"');
+    let mut at_start = true;
+    for ch in value.chars() {
+        if at_start && FORMULA_START.contains(&ch) {
+            out.push('\'');
+        }
+        at_start = SEPARATORS.contains(&ch) || (at_start && ch == ' ');
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
     }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -237,10 +260,17 @@ mod tests {
 
     #[test]
     fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("plain"), "\"plain\"");
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("-1"), "\"'-1\"");
+        // The probe's payload: a formula after the `;` list separator.
+        assert_eq!(
+            csv_cell("x;=cmd|' /C calc'!A0"),
+            "\"x;'=cmd|' /C calc'!A0\""
+        );
+        assert_eq!(csv_cell("a| @SUM(1)"), "\"a| '@SUM(1)\"");
+        assert_eq!(csv_cell("a-b"), "\"a-b\"", "a dash inside a word is text");
     }
 }

@@ -383,3 +383,91 @@ async fn events_before_1970_are_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn csv_export_quotes_every_text_and_defuses_formulas_after_separators() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let r = request
+            .post("/api/events")
+            .authorization_bearer(&admin)
+            .json(&json!({"source": "x;=cmd|' /C calc'!A0", "event_type": "t", "severity": "HIGH"}))
+            .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        let id = r.json::<Value>()["alert"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = request
+            .patch(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .json(&json!({"tags": ["web", "=1+1", "@x"]}))
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        let text = request
+            .get("/api/alerts/export")
+            .authorization_bearer(&admin)
+            .await
+            .text();
+        let line = text.lines().nth(1).expect("one alert");
+        assert!(line.contains(r#","x;'=cmd|' /C calc'!A0","#), "{line}");
+        assert!(line.contains(r#","'=1+1|'@x|web","#), "{line}");
+        // Split where a spreadsheet might (`;`, `,`, `|`): no piece is a formula.
+        for piece in line.split([';', ',', '|']) {
+            let piece = piece.trim_start_matches([' ', '"']);
+            assert!(!piece.starts_with(['=', '+', '@']), "{piece} in {line}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_forged_host_never_reaches_a_pagination_link() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        for i in 0..3 {
+            open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
+        }
+        let r = request
+            .get("/api/alerts?page_size=1")
+            .add_header("host", "evil.example")
+            .add_header("x-forwarded-proto", "https")
+            .authorization_bearer(&admin)
+            .await;
+        let next = r.json::<Value>()["next"].as_str().unwrap().to_string();
+        assert_eq!(next, "/api/alerts?page_size=1&page=2");
+        // A host the operator listed (config/test.yaml) gets absolute links.
+        let r = request
+            .get("/api/alerts?page_size=1")
+            .add_header("host", "localhost")
+            .add_header("x-forwarded-proto", "https")
+            .authorization_bearer(&admin)
+            .await;
+        let next = r.json::<Value>()["next"].as_str().unwrap().to_string();
+        assert_eq!(next, "https://localhost/api/alerts?page_size=1&page=2");
+    })
+    .await;
+    // And `public_url` wins over any Host.
+    let app = crate::support::boot_with(|config| {
+        if let Some(settings) = config.settings.as_mut().and_then(|s| s.as_object_mut()) {
+            settings.insert("public_url".into(), json!("https://vigil.example.org/"));
+        }
+    })
+    .await
+    .unwrap();
+    let (request, ctx) = (app.server(), app.ctx());
+    let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+    for i in 0..2 {
+        open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
+    }
+    let r = request
+        .get("/api/alerts?page_size=1")
+        .add_header("host", "evil.example")
+        .authorization_bearer(&admin)
+        .await;
+    let next = r.json::<Value>()["next"].as_str().unwrap().to_string();
+    assert_eq!(
+        next,
+        "https://vigil.example.org/api/alerts?page_size=1&page=2"
+    );
+}

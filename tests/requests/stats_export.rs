@@ -91,7 +91,7 @@ async fn export_streams_csv_and_ndjson_with_filters_for_admins_only() {
         let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 3, "header and two alerts: {text}");
         assert!(lines[0].starts_with("id,title,severity,status"));
-        assert!(lines[1].starts_with(&ids[0]));
+        assert!(lines[1].starts_with(&format!("\"{}\",", ids[0])), "{text}");
         // Formula-looking text is defused, never executable in a spreadsheet.
         assert!(text.contains("'=cmd|' /C calc'!A0"), "{text}");
 
