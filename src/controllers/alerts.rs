@@ -55,7 +55,7 @@ pub struct NoteParams {
 }
 
 /// List alerts, newest first, with the filters of SPEC §5.
-#[utoipa::path(get, path = "/api/alerts", tag = "alerts",
+#[utoipa::path(get, path = "/api/alerts", operation_id = "list_alerts", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(crate::views::alerts::AlertFilters),
     responses(
@@ -81,7 +81,7 @@ async fn list(
 }
 
 /// Read one alert.
-#[utoipa::path(get, path = "/api/alerts/{id}", tag = "alerts",
+#[utoipa::path(get, path = "/api/alerts/{id}", operation_id = "show_alert", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses(
@@ -102,7 +102,7 @@ async fn show(
 }
 
 /// Move an alert through its lifecycle (ADMIN). The same status again is a no-op.
-#[utoipa::path(patch, path = "/api/alerts/{id}/status", tag = "alerts",
+#[utoipa::path(patch, path = "/api/alerts/{id}/status", operation_id = "change_alert_status", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:write"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     request_body = StatusChange,
@@ -136,7 +136,7 @@ async fn change_status(
 }
 
 /// Change many alerts to one status (ADMIN); each id answers on its own.
-#[utoipa::path(post, path = "/api/alerts/bulk-status", tag = "alerts",
+#[utoipa::path(post, path = "/api/alerts/bulk-status", operation_id = "bulk_change_alert_status", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:write"])),
     request_body = BulkStatusChange,
     responses(
@@ -192,7 +192,7 @@ async fn bulk_status(
 }
 
 /// Edit an alert (ADMIN): assignee, tags, severity. Recorded in history.
-#[utoipa::path(patch, path = "/api/alerts/{id}", tag = "alerts",
+#[utoipa::path(patch, path = "/api/alerts/{id}", operation_id = "edit_alert", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:write"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     request_body = AlertEdit,
@@ -223,7 +223,7 @@ async fn update(
 }
 
 /// The alert's history: creation, status changes, notes and edits, oldest first.
-#[utoipa::path(get, path = "/api/alerts/{id}/history", tag = "alerts",
+#[utoipa::path(get, path = "/api/alerts/{id}/history", operation_id = "alert_history", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     responses(
@@ -246,7 +246,7 @@ async fn history(
 }
 
 /// Add a note to an alert (ANALYST or ADMIN); kept in its history.
-#[utoipa::path(post, path = "/api/alerts/{id}/notes", tag = "alerts",
+#[utoipa::path(post, path = "/api/alerts/{id}/notes", operation_id = "add_alert_note", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:write"])),
     params(("id" = String, Path, description = "Alert id (UUID)")),
     request_body = NoteParams,
@@ -278,7 +278,7 @@ async fn add_note(
 
 /// Export every alert matching the list filters (ADMIN), streamed in
 /// creation order: `format=csv` (default) or `format=ndjson`.
-#[utoipa::path(get, path = "/api/alerts/export", tag = "alerts",
+#[utoipa::path(get, path = "/api/alerts/export", operation_id = "export_alerts", tag = "alerts",
     security(("bearer" = [])),
     params(
         ("format" = Option<String>, Query, description = "`csv` (default) or `ndjson`"),

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Create a key. The key is in this answer only: it is stored hashed.
-#[utoipa::path(post, path = "/api/api-keys", tag = "api-keys",
+#[utoipa::path(post, path = "/api/api-keys", operation_id = "create_api_key", tag = "api-keys",
     security(("bearer" = [])),
     request_body = NewKey,
     responses(
@@ -44,7 +44,7 @@ async fn create(
 }
 
 /// List keys, newest first, revoked and expired ones included.
-#[utoipa::path(get, path = "/api/api-keys", tag = "api-keys",
+#[utoipa::path(get, path = "/api/api-keys", operation_id = "list_api_keys", tag = "api-keys",
     security(("bearer" = [])),
     params(
         ("page" = Option<u64>, Query, description = "Page number, from 1"),
@@ -65,7 +65,7 @@ async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams
 }
 
 /// Read one key (never the key itself).
-#[utoipa::path(get, path = "/api/api-keys/{id}", tag = "api-keys",
+#[utoipa::path(get, path = "/api/api-keys/{id}", operation_id = "show_api_key", tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id (UUID)")),
     responses(
@@ -86,7 +86,7 @@ async fn show(
 }
 
 /// Revoke a key: it stops working at once. The record stays, marked REVOKED.
-#[utoipa::path(delete, path = "/api/api-keys/{id}", tag = "api-keys",
+#[utoipa::path(delete, path = "/api/api-keys/{id}", operation_id = "revoke_api_key", tag = "api-keys",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id (UUID)")),
     responses(

@@ -22,28 +22,34 @@ use crate::{
 /// `POST /api/auth/login`: `username` or `email`, and `password`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginParams {
-    #[schema(example = "alice")]
+    #[schema(example = "alice", max_length = 254)]
     pub username: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
-    #[schema(example = "correct-horse-battery")]
+    #[schema(example = "correct-horse-battery", max_length = 1024)]
     pub password: Option<String>,
 }
 
 /// `POST /api/auth/refresh` and `/api/auth/logout`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshParams {
+    #[schema(max_length = 512)]
     pub refresh: String,
 }
 
-fn access_token(ctx: &AppContext, user: &users::Model) -> Result<(String, u64)> {
+fn access_token(
+    ctx: &AppContext,
+    user: &users::Model,
+    session: uuid::Uuid,
+) -> Result<(String, u64)> {
     let jwt = ctx.config.get_jwt_config()?;
-    let token = user.generate_jwt(&jwt.secret, jwt.expiration)?;
+    let token = user.generate_jwt(&jwt.secret, jwt.expiration, session)?;
     Ok((token, jwt.expiration))
 }
 
 /// Register an analyst account. A `role` in the body is ignored: admins come
 /// from the CLI or from another admin.
-#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/register", operation_id = "register", tag = "auth",
     request_body = RegisterParams,
     responses(
         (status = 201, description = "Account created", body = UserResponse),
@@ -82,7 +88,7 @@ fn too_many(retry_after: i64) -> ApiResult {
 /// from one address for any accounts, give 429 with `Retry-After`; an
 /// account failing from many addresses answers ever more slowly (up to 5 s),
 /// never locked.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth",
     request_body = LoginParams,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
@@ -116,6 +122,25 @@ async fn login(
         }
         return Err(ApiError::validation(fields).into());
     };
+    // Bounded before anything is hashed or looked up.
+    let mut fields = FieldErrors::new();
+    if login.chars().count() > 254 {
+        let name = if params.username.is_some() {
+            "username"
+        } else {
+            "email"
+        };
+        fields.insert(name.into(), vec!["Must be at most 254 characters.".into()]);
+    }
+    if password.chars().count() > 1024 {
+        fields.insert(
+            "password".into(),
+            vec!["Must be at most 1024 characters.".into()],
+        );
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::validation(fields).into());
+    }
 
     let settings = Settings::get(&ctx);
     let policy = &settings.login_throttle;
@@ -155,10 +180,10 @@ async fn login(
     login_throttles::Model::succeeded(&ctx.db, &keys).await?;
     user.touch_login(&ctx.db).await?;
 
-    let (access, expires_in) = access_token(&ctx, &user)?;
-    let refresh =
+    let (refresh, session) =
         refresh_tokens::Model::issue(&ctx.db, &user, None, settings.refresh_token_ttl_seconds)
             .await?;
+    let (access, expires_in) = access_token(&ctx, &user, session)?;
     tracing::info!(user = %user.pid, "logged in");
     Ok(format::json(LoginResponse {
         tokens: TokenPair::new(access, refresh, expires_in),
@@ -168,7 +193,7 @@ async fn login(
 
 /// Exchange a refresh token for a new pair. The old token is spent; using a
 /// spent token again revokes every token of its login.
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/refresh", operation_id = "refresh", tag = "auth",
     request_body = RefreshParams,
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
@@ -180,14 +205,15 @@ async fn refresh(
     JsonBody(params): JsonBody<RefreshParams>,
 ) -> ApiResult {
     let ttl = Settings::get(&ctx).refresh_token_ttl_seconds;
-    let (user, refresh) = refresh_tokens::Model::rotate(&ctx.db, &params.refresh, ttl).await?;
-    let (access, expires_in) = access_token(&ctx, &user)?;
+    let (user, refresh, session) =
+        refresh_tokens::Model::rotate(&ctx.db, &params.refresh, ttl).await?;
+    let (access, expires_in) = access_token(&ctx, &user, session)?;
     Ok(format::json(TokenPair::new(access, refresh, expires_in))?)
 }
 
 /// Log out: the refresh token (and every token rotated from the same login)
 /// stops working.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout", tag = "auth",
     request_body = RefreshParams,
     responses(
         (status = 204, description = "Logged out"),
@@ -203,7 +229,7 @@ async fn logout(
 }
 
 /// The current user.
-#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+#[utoipa::path(get, path = "/api/auth/me", operation_id = "me", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The current user", body = UserResponse),

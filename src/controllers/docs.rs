@@ -67,9 +67,90 @@ Every path answers with or without a trailing slash.",
 )]
 pub struct ApiDoc;
 
+/// Adds the answers every operation of a kind can give, where a handler's
+/// annotation does not list them already: a JSON body can be malformed
+/// (400), too large (413) or not JSON (415); a protected operation can be
+/// refused (401) and, with an API key, rate-limited (429); list parameters
+/// can be out of range (400); any operation but the liveness probe can
+/// meet storage that refuses it (503 `storage_unavailable`).
+fn common_answers(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let error = |description: &str| {
+        json!({"description": description, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (_method, op) in item.iter_mut() {
+            let has_body = op.get("requestBody").is_some();
+            let text_body = op
+                .pointer("/requestBody/content")
+                .and_then(Value::as_object)
+                .is_some_and(|c| c.contains_key("text/plain"));
+            let protected = op.get("security").is_some();
+            let keyed = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
+            let has_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let mut add = |code: &str, description: &str| {
+                responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| error(description));
+            };
+            if has_body {
+                add("400", "Malformed JSON or invalid fields, each named");
+                add("413", "Body over 1 MiB");
+                add(
+                    "415",
+                    if text_body {
+                        "Body is not text/plain"
+                    } else {
+                        "Body is not JSON (Content-Type: application/json)"
+                    },
+                );
+            }
+            if has_query {
+                add("400", "An unknown parameter or an invalid value, named");
+            }
+            if protected {
+                add("401", "Not authenticated");
+            }
+            if keyed {
+                add(
+                    "429",
+                    "The API key's requests per minute are spent (Retry-After)",
+                );
+            }
+            if path != "/_ping" && path != "/_health" {
+                add(
+                    "503",
+                    "storage_unavailable: storage refuses writes for now (Retry-After); nothing was done",
+                );
+            }
+        }
+    }
+}
+
 /// The whole document.
 #[must_use]
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    let doc = merged();
+    let mut value = serde_json::to_value(&doc).unwrap_or_default();
+    common_answers(&mut value);
+    serde_json::from_value(value).unwrap_or(doc)
+}
+
+fn merged() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(AuthApi::openapi());
     doc.merge(UsersApi::openapi());

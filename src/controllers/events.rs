@@ -75,7 +75,7 @@ fn idempotency(
 
 /// Ingest one event. HIGH and CRITICAL events (the configurable threshold)
 /// create an alert or join the open alert with the same fingerprint.
-#[utoipa::path(post, path = "/api/events", tag = "events",
+#[utoipa::path(post, path = "/api/events", operation_id = "create_event", tag = "events",
     security(("bearer" = []), ("api_key" = ["events:write"])),
     request_body(content = crate::views::events::EventInput, description = "The event"),
     params(("Idempotency-Key" = Option<String>, Header,
@@ -112,7 +112,7 @@ async fn create(
 
 /// Ingest up to 1,000 events in one transaction. Valid items are stored even
 /// when others fail; each item answers with its index and status.
-#[utoipa::path(post, path = "/api/events/batch", tag = "events",
+#[utoipa::path(post, path = "/api/events/batch", operation_id = "create_events_batch", tag = "events",
     security(("bearer" = []), ("api_key" = ["events:write"])),
     request_body(content = crate::views::events::BatchInput, description = "`{\"events\": [...]}`"),
     responses(
@@ -202,7 +202,7 @@ async fn batch(
 }
 
 /// List events, newest first, with the filters of SPEC §5.
-#[utoipa::path(get, path = "/api/events", tag = "events",
+#[utoipa::path(get, path = "/api/events", operation_id = "list_events", tag = "events",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(crate::views::events::EventFilters),
     responses(
@@ -228,7 +228,7 @@ async fn list(
 }
 
 /// Read one event.
-#[utoipa::path(get, path = "/api/events/{id}", tag = "events",
+#[utoipa::path(get, path = "/api/events/{id}", operation_id = "show_event", tag = "events",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
     params(("id" = String, Path, description = "Event id (UUID)")),
     responses(

@@ -252,6 +252,25 @@ fn rejection(err: impl Into<Error>) -> axum::response::Response {
     AppError(err.into()).into_response()
 }
 
+/// The session (`sid`) an access token names must still be live: logging
+/// out, or a refresh token used twice, ends its access tokens at once.
+async fn check_session(
+    ctx: &AppContext,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let ended = || ApiError::unauthorized("This session has ended: log in again");
+    let session = claims
+        .get("sid")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired"))?;
+    if crate::models::refresh_tokens::Model::session_alive(&ctx.db, session).await? {
+        Ok(())
+    } else {
+        Err(ended().into())
+    }
+}
+
 impl FromRequestParts<AppContext> for CurrentUser {
     type Rejection = axum::response::Response;
 
@@ -275,6 +294,9 @@ impl FromRequestParts<AppContext> for CurrentUser {
                     "Authentication required: send Authorization: Bearer <access token> or X-API-Key: <key>"
                 }))
             })?;
+        check_session(ctx, &jwt.claims.claims)
+            .await
+            .map_err(rejection)?;
         let user = users::Model::find_for_token(&ctx.db, &jwt.claims.pid)
             .await
             .map_err(|_| {
@@ -338,6 +360,7 @@ impl CurrentUser {
             .validate(token)
             .map_err(|_| invalid())?
             .claims;
+        check_session(ctx, &claims.claims).await?;
         let user = users::Model::find_for_token(&ctx.db, &claims.pid)
             .await
             .map_err(|_| invalid())?;

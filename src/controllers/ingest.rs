@@ -17,7 +17,7 @@ use crate::{
 /// detections are counted; malformed lines are counted and the first ten
 /// reported. Rate windows (RATE_ANOMALY, HIGH_ERROR_RATE, BRUTE_FORCE) span
 /// one upload.
-#[utoipa::path(post, path = "/api/ingest/nginx", tag = "detection",
+#[utoipa::path(post, path = "/api/ingest/nginx", operation_id = "ingest_access_log", tag = "detection",
     security(("bearer" = []), ("api_key" = ["events:write"])),
     params(("source" = String, Query,
         description = "The log's name: the `source` of the events it causes (1 to 255 characters)")),

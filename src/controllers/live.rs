@@ -69,7 +69,7 @@ fn token(params: &FeedParams, headers: &HeaderMap) -> Option<String> {
 /// Live lifecycle envelopes, one JSON envelope per text message, a ping every
 /// 30 s. A client that falls more than `feed_buffer` (4,096) envelopes behind is closed with
 /// code 4008; it can reconnect with `?after=<last envelope id>`.
-#[utoipa::path(get, path = "/ws/alerts", tag = "live",
+#[utoipa::path(get, path = "/ws/alerts", operation_id = "live_feed", tag = "live",
     params(FeedParams),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),

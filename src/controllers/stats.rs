@@ -11,7 +11,7 @@ use crate::{
 
 /// Counts by severity and status, open alerts, events per hour over the last
 /// 24 hours, mean time to acknowledge and to resolve.
-#[utoipa::path(get, path = "/api/stats", tag = "operations",
+#[utoipa::path(get, path = "/api/stats", operation_id = "stats", tag = "operations",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
     responses(
         (status = 200, description = "Current figures", body = StatsResponse),

@@ -16,7 +16,7 @@ async fn load(ctx: &AppContext, id: &str) -> Result<users::Model> {
 }
 
 /// List users, newest first.
-#[utoipa::path(get, path = "/api/users", tag = "users",
+#[utoipa::path(get, path = "/api/users", operation_id = "list_users", tag = "users",
     security(("bearer" = [])),
     params(
         ("page" = Option<u64>, Query, description = "Page number, from 1"),
@@ -38,7 +38,7 @@ async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams
 }
 
 /// Read one user.
-#[utoipa::path(get, path = "/api/users/{id}", tag = "users",
+#[utoipa::path(get, path = "/api/users/{id}", operation_id = "show_user", tag = "users",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     responses(
@@ -59,7 +59,7 @@ async fn show(
 
 /// Change a user's role or deactivate/reactivate them. Takes effect on the
 /// user's next request. The last active admin cannot be demoted or deactivated.
-#[utoipa::path(patch, path = "/api/users/{id}", tag = "users",
+#[utoipa::path(patch, path = "/api/users/{id}", operation_id = "update_user", tag = "users",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "User id (UUID)")),
     request_body = AccessChange,

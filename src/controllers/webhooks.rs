@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// Register a webhook. Its signing secret is in this answer only.
-#[utoipa::path(post, path = "/api/webhooks", tag = "webhooks",
+#[utoipa::path(post, path = "/api/webhooks", operation_id = "create_webhook", tag = "webhooks",
     security(("bearer" = [])),
     request_body = NewWebhook,
     responses(
@@ -46,7 +46,7 @@ async fn create(
 }
 
 /// List webhooks, newest first.
-#[utoipa::path(get, path = "/api/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/api/webhooks", operation_id = "list_webhooks", tag = "webhooks",
     security(("bearer" = [])),
     params(
         ("page" = Option<u64>, Query, description = "Page number, from 1"),
@@ -67,7 +67,7 @@ async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams
 }
 
 /// Read one webhook, with whether it is disabled and why.
-#[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/api/webhooks/{id}", operation_id = "show_webhook", tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id (UUID)")),
     responses(
@@ -89,7 +89,7 @@ async fn show(
 
 /// Change a webhook. `"enabled": true` re-enables a disabled one: its
 /// failure count is cleared and its pending deliveries go out.
-#[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(patch, path = "/api/webhooks/{id}", operation_id = "update_webhook", tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id (UUID)")),
     request_body = WebhookChange,
@@ -122,7 +122,7 @@ async fn update(
 }
 
 /// Delete a webhook and its delivery log.
-#[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/api/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id (UUID)")),
     responses(
@@ -146,7 +146,7 @@ async fn remove(
 }
 
 /// A webhook's deliveries, newest first: status, attempts, last error.
-#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Webhook id (UUID)"),

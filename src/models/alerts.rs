@@ -46,8 +46,10 @@ pub struct Actor<'a> {
 pub struct AlertEdit {
     /// Username of the assignee; `null` unassigns.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254)]
     pub assignee: Option<Option<String>>,
+    /// At most 50 tags of 1 to 64 characters.
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     pub severity: Option<Severity>,
 }

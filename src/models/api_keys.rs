@@ -81,7 +81,7 @@ const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// What the key is for, e.g. `suricata-sensor-3`.
-    #[schema(example = "suricata-sensor-3")]
+    #[schema(example = "suricata-sensor-3", min_length = 1, max_length = 100)]
     pub name: String,
     /// At least one of `events:write`, `alerts:read`, `alerts:write`.
     #[schema(example = json!(["events:write"]))]

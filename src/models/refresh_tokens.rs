@@ -21,7 +21,8 @@ fn invalid() -> Error {
 
 impl Model {
     /// Issues a new refresh token for `user` in `family` (a new family for a
-    /// fresh login) and returns the plaintext token, shown only this once.
+    /// fresh login) and returns the plaintext token, shown only this once,
+    /// with its family: the session its access tokens name (`sid`).
     ///
     /// # Errors
     /// Database errors.
@@ -30,18 +31,42 @@ impl Model {
         user: &users::Model,
         family: Option<Uuid>,
         ttl_seconds: i64,
-    ) -> ModelResult<String> {
+    ) -> ModelResult<(String, Uuid)> {
         let token = format!("vgr_{}", hash::random_string(48));
+        let family = family.unwrap_or_else(Uuid::new_v4);
         ActiveModel {
             token_hash: ActiveValue::set(digest(&token)),
-            family: ActiveValue::set(family.unwrap_or_else(Uuid::new_v4)),
+            family: ActiveValue::set(family),
             expires_at: ActiveValue::set((Utc::now() + Duration::seconds(ttl_seconds)).into()),
             user_id: ActiveValue::set(user.id),
             ..Default::default()
         }
         .insert(db)
         .await?;
-        Ok(token)
+        Ok((token, family))
+    }
+
+    /// Whether the session (`family`) an access token names is still live:
+    /// not logged out, not revoked for reuse. Read from the database at most
+    /// once a second per session; a revocation made in this process applies
+    /// at once.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn session_alive(db: &DatabaseConnection, family: Uuid) -> ModelResult<bool> {
+        let generation = sessions::generation();
+        if let Some(alive) = sessions::get(family) {
+            return Ok(alive);
+        }
+        let read_at = std::time::Instant::now();
+        let alive = Entity::find()
+            .filter(Column::Family.eq(family))
+            .filter(Column::RevokedAt.is_null())
+            .one(db)
+            .await?
+            .is_some();
+        sessions::put(generation, read_at, family, alive);
+        Ok(alive)
     }
 
     /// Spends `token` and issues its successor in the same family. A token
@@ -55,7 +80,7 @@ impl Model {
         db: &DatabaseConnection,
         token: &str,
         ttl_seconds: i64,
-    ) -> Result<(users::Model, String)> {
+    ) -> Result<(users::Model, String, Uuid)> {
         let Some(row) = Entity::find()
             .filter(Column::TokenHash.eq(digest(token)))
             .one(db)
@@ -97,9 +122,9 @@ impl Model {
             .await?
             .filter(|u| u.is_active)
             .ok_or_else(invalid)?;
-        let next = Self::issue(&txn, &user, Some(row.family), ttl_seconds).await?;
+        let (next, family) = Self::issue(&txn, &user, Some(row.family), ttl_seconds).await?;
         txn.commit().await?;
-        Ok((user, next))
+        Ok((user, next, family))
     }
 
     /// Revokes the family of `token` (logout). Already revoked: nothing to do.
@@ -121,6 +146,7 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> ModelResult<u64> {
+        sessions::ended(family);
         let res = Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Utc::now()))
             .filter(Column::Family.eq(family))
@@ -128,5 +154,63 @@ impl Model {
             .exec(db)
             .await?;
         Ok(res.rows_affected)
+    }
+}
+
+/// Sessions recently found live or ended, for [`Model::session_alive`].
+mod sessions {
+    use std::{
+        collections::HashMap,
+        sync::{
+            atomic::{AtomicU64, Ordering},
+            Mutex, PoisonError,
+        },
+        time::{Duration, Instant},
+    };
+
+    use uuid::Uuid;
+
+    /// How long a session's state is trusted without reading it again.
+    const TTL: Duration = Duration::from_secs(1);
+    /// Sessions kept at most; past this the stale ones go, then all.
+    const CAPACITY: usize = 10_000;
+
+    static SESSIONS: Mutex<Option<HashMap<Uuid, (Instant, bool)>>> = Mutex::new(None);
+    /// Bumped by every revocation, so a read that raced one is not kept.
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+    pub fn generation() -> u64 {
+        GENERATION.load(Ordering::SeqCst)
+    }
+
+    pub fn get(family: Uuid) -> Option<bool> {
+        let sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        let (read, alive) = sessions.as_ref()?.get(&family)?;
+        // An ended session stays ended: no need to read it again.
+        (!*alive || read.elapsed() < TTL).then_some(*alive)
+    }
+
+    pub fn put(generation: u64, read_at: Instant, family: Uuid, alive: bool) {
+        let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        if GENERATION.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        let sessions = sessions.get_or_insert_with(HashMap::new);
+        if sessions.len() >= CAPACITY {
+            sessions.retain(|_, (read, _)| read.elapsed() < TTL);
+            if sessions.len() >= CAPACITY {
+                sessions.clear();
+            }
+        }
+        sessions.insert(family, (read_at, alive));
+    }
+
+    /// A session ended in this process: refused from now on.
+    pub fn ended(family: Uuid) {
+        let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        GENERATION.fetch_add(1, Ordering::SeqCst);
+        sessions
+            .get_or_insert_with(HashMap::new)
+            .insert(family, (Instant::now(), false));
     }
 }

@@ -61,13 +61,14 @@ pub struct RegisterParams {
         length(min = 1, max = 150, message = "Must be 1 to 150 characters."),
         custom(function = "validate_username")
     )]
-    #[schema(example = "alice")]
+    #[schema(example = "alice", min_length = 1, max_length = 150)]
     pub username: Option<String>,
     #[validate(
         required(message = "This field is required."),
-        email(message = "Enter a valid email address.")
+        email(message = "Enter a valid email address."),
+        length(max = 254, message = "Must be at most 254 characters.")
     )]
-    #[schema(example = "alice@example.com")]
+    #[schema(example = "alice@example.com", max_length = 254)]
     pub email: Option<String>,
     #[validate(
         required(message = "This field is required."),
@@ -77,7 +78,7 @@ pub struct RegisterParams {
             message = "Must be at least 10 characters (and at most 1024)."
         )
     )]
-    #[schema(example = "correct-horse-battery", min_length = 10)]
+    #[schema(example = "correct-horse-battery", min_length = 10, max_length = 1024)]
     pub password: Option<String>,
 }
 
@@ -300,9 +301,17 @@ impl Model {
     ///
     /// # Errors
     /// When the token cannot be signed.
-    pub fn generate_jwt(&self, secret: &str, expiration: u64) -> ModelResult<String> {
+    pub fn generate_jwt(
+        &self,
+        secret: &str,
+        expiration: u64,
+        session: Uuid,
+    ) -> ModelResult<String> {
         let mut claims = serde_json::Map::new();
         claims.insert("typ".into(), "access".into());
+        // The login (refresh-token family) the token belongs to: logging out
+        // or a detected refresh-token theft ends its access tokens too.
+        claims.insert("sid".into(), session.to_string().into());
         jwt::JWT::new(secret)
             .generate_token(expiration, self.pid.to_string(), claims)
             .map_err(ModelError::from)

@@ -48,13 +48,13 @@ pub const FAILED: &str = "FAILED";
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// Where to POST: an absolute `http` or `https` URL.
-    #[schema(example = "https://hooks.example.com/vigil")]
+    #[schema(example = "https://hooks.example.com/vigil", max_length = 2000)]
     pub url: String,
     /// Envelope types to send (default: all of them).
     #[schema(example = json!(["alert.created", "alert.resolved"]))]
     pub event_types: Option<Vec<String>>,
     /// Only alerts at or above this severity (default LOW: all).
-    #[schema(example = "HIGH")]
+    #[schema(example = "HIGH", max_length = 32)]
     pub min_severity: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -65,8 +65,10 @@ pub struct NewWebhook {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookChange {
+    #[schema(max_length = 2000)]
     pub url: Option<String>,
     pub event_types: Option<Vec<String>>,
+    #[schema(max_length = 32)]
     pub min_severity: Option<String>,
     pub enabled: Option<bool>,
 }

@@ -78,20 +78,21 @@ pub struct BatchResponse {
 #[derive(Debug, ToSchema)]
 pub struct EventInput {
     /// 1–255 characters.
-    #[schema(example = "fw-edge-01")]
+    #[schema(example = "fw-edge-01", min_length = 1, max_length = 255)]
     pub source: String,
     /// 1–100 characters.
-    #[schema(example = "port_scan")]
+    #[schema(example = "port_scan", min_length = 1, max_length = 100)]
     pub event_type: String,
     /// LOW, MEDIUM, HIGH or CRITICAL (any case).
-    #[schema(example = "HIGH")]
+    #[schema(example = "HIGH", max_length = 32)]
     pub severity: String,
     /// At most 10,000 characters; stored and returned exactly as sent.
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// IPv4 or IPv6.
-    #[schema(example = "203.0.113.7")]
+    #[schema(example = "203.0.113.7", max_length = 45)]
     pub source_ip: Option<String>,
-    #[schema(example = "10.0.0.5")]
+    #[schema(example = "10.0.0.5", max_length = 45)]
     pub destination_ip: Option<String>,
     /// RFC 3339; default now; at most 5 minutes in the future.
     pub occurred_at: Option<DateTime<Utc>>,
@@ -99,6 +100,7 @@ pub struct EventInput {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Client fingerprint (≤ 255): events with the same key join one alert.
+    #[schema(max_length = 255)]
     pub dedup_key: Option<String>,
 }
 

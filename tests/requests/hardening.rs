@@ -471,3 +471,52 @@ async fn a_forged_host_never_reaches_a_pagination_link() {
         "https://vigil.example.org/api/alerts?page_size=1&page=2"
     );
 }
+
+#[tokio::test]
+async fn logout_and_refresh_reuse_end_access_tokens_at_once() {
+    crate::support::request(|request, ctx| async move {
+        super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
+        let me = |token: String| {
+            let request = &request;
+            async move {
+                request
+                    .get("/api/auth/me")
+                    .authorization_bearer(&token)
+                    .await
+                    .status_code()
+            }
+        };
+        // Logout ends the access token of that login, not another login's.
+        let first = super::prepare_data::login(&request, "alice").await;
+        let second = super::prepare_data::login(&request, "alice").await;
+        let access = first["access"].as_str().unwrap().to_string();
+        let other = second["access"].as_str().unwrap().to_string();
+        assert_eq!(me(access.clone()).await, 200);
+        let r = request
+            .post("/api/auth/logout")
+            .json(&json!({"refresh": first["refresh"]}))
+            .await;
+        assert_eq!(r.status_code(), 204);
+        assert_eq!(me(access).await, 401, "logged-out access token");
+        assert_eq!(me(other.clone()).await, 200, "another login goes on");
+
+        // A refresh token used twice (theft): every access token of that
+        // login, old and new, stops at once.
+        let r1 = second["refresh"].as_str().unwrap().to_string();
+        let rotated: Value = request
+            .post("/api/auth/refresh")
+            .json(&json!({"refresh": r1}))
+            .await
+            .json();
+        let new_access = rotated["access"].as_str().unwrap().to_string();
+        assert_eq!(me(new_access.clone()).await, 200);
+        let r = request
+            .post("/api/auth/refresh")
+            .json(&json!({"refresh": r1}))
+            .await;
+        assert_eq!(r.status_code(), 401);
+        assert_eq!(me(other).await, 401);
+        assert_eq!(me(new_access).await, 401);
+    })
+    .await;
+}

@@ -40,8 +40,12 @@ async fn a_correctly_signed_token_is_accepted() {
     // Guards the helper itself: the forgeries below fail for their flaw only.
     crate::support::request(|request, ctx| async move {
         let user = create_user(&ctx, "alice", Role::Analyst).await;
+        // A live session (a login's refresh-token family) for the token to name.
+        let (_, session) = vigil::models::refresh_tokens::Model::issue(&ctx.db, &user, None, 3600)
+            .await
+            .unwrap();
         let token = sign(
-            &json!({"pid": user.pid.to_string(), "exp": now() + 600}),
+            &json!({"pid": user.pid.to_string(), "exp": now() + 600, "sid": session.to_string()}),
             TEST_SECRET,
         );
         let r = request
@@ -49,6 +53,18 @@ async fn a_correctly_signed_token_is_accepted() {
             .authorization_bearer(&token)
             .await;
         assert_eq!(r.status_code(), 200, "{}", r.text());
+        // Correctly signed, but naming no session (or an unknown one): 401.
+        for claims in [
+            json!({"pid": user.pid.to_string(), "exp": now() + 600}),
+            json!({"pid": user.pid.to_string(), "exp": now() + 600,
+                   "sid": uuid::Uuid::new_v4().to_string()}),
+        ] {
+            let r = request
+                .get("/api/auth/me")
+                .authorization_bearer(&sign(&claims, TEST_SECRET))
+                .await;
+            assert_eq!(r.status_code(), 401, "{claims}: {}", r.text());
+        }
     })
     .await;
 }
