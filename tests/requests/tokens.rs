@@ -61,7 +61,7 @@ async fn a_correctly_signed_token_is_accepted() {
         ] {
             let r = request
                 .get("/api/auth/me")
-                .authorization_bearer(&sign(&claims, TEST_SECRET))
+                .authorization_bearer(sign(&claims, TEST_SECRET))
                 .await;
             assert_eq!(r.status_code(), 401, "{claims}: {}", r.text());
         }
