@@ -78,11 +78,18 @@ impl AlertEdit {
     ///
     /// # Errors
     /// 400 `validation_failed`; database errors.
-    pub async fn validate(&self, db: &DatabaseConnection) -> Result<()> {
+    /// Returns the assignee as stored: the user's username, whichever of
+    /// username or email named them (`Some(None)` unassigns, `None` leaves
+    /// the assignee as it is).
+    pub async fn validate(&self, db: &DatabaseConnection) -> Result<Option<Option<String>>> {
         let mut fields = crate::errors::FieldErrors::new();
+        let mut assignee = self.assignee.clone();
         if let Some(Some(name)) = &self.assignee {
-            if super::users::Model::find_by_login(db, name).await.is_err() {
-                fields.insert("assignee".into(), vec![format!("No user named `{name}`.")]);
+            match super::users::Model::find_by_login(db, name).await {
+                Ok(user) => assignee = Some(Some(user.username)),
+                Err(_) => {
+                    fields.insert("assignee".into(), vec![format!("No user named `{name}`.")]);
+                }
             }
         }
         if let Some(tags) = &self.tags {
@@ -97,7 +104,7 @@ impl AlertEdit {
             }
         }
         if fields.is_empty() {
-            Ok(())
+            Ok(assignee)
         } else {
             Err(ApiError::validation(fields).into())
         }
@@ -568,12 +575,12 @@ impl Model {
         edit: &AlertEdit,
         actor: Actor<'_>,
     ) -> Result<Self> {
-        edit.validate(db).await?;
+        let assignee = edit.validate(db).await?;
         let (_writer, txn) = super::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let mut changes = serde_json::Map::new();
         let mut am = alert.clone().into_active_model();
-        if let Some(assignee) = &edit.assignee {
+        if let Some(assignee) = &assignee {
             if *assignee != alert.assignee {
                 changes.insert(
                     "assignee".into(),

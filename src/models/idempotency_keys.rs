@@ -93,4 +93,23 @@ impl Model {
             Err(err) => Err(err.into()),
         }
     }
+
+    /// Deletes the answers stored before `cutoff` (the daily purge, after
+    /// [`RETENTION_HOURS`]): a retry later than that is a new request.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn purge_before(
+        db: &DatabaseConnection,
+        cutoff: chrono::DateTime<Utc>,
+    ) -> ModelResult<u64> {
+        let res = Entity::delete_many()
+            .filter(Column::CreatedAt.lt(cutoff))
+            .exec(db)
+            .await?;
+        Ok(res.rows_affected)
+    }
 }
+
+/// How long an `Idempotency-Key`'s answer is kept for retries.
+pub const RETENTION_HOURS: i64 = 24;

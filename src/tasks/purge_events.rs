@@ -1,11 +1,15 @@
 //! `vigil-cli task purge_events [days:N]`: deletes events older than the
 //! retention (`settings.event_retention_days`, 90 by default). Alerts are
 //! kept, and so is the event that opened each of them. Scheduled daily in
-//! the `scheduler:` block of the config.
+//! the `scheduler:` block of the config. The same run deletes idempotency
+//! answers older than a day and login-throttle counts whose window ended.
 use chrono::{Duration, Utc};
 use loco_rs::prelude::*;
 
-use crate::{models::events, settings::Settings};
+use crate::{
+    models::{events, idempotency_keys, login_throttles},
+    settings::Settings,
+};
 
 pub struct PurgeEvents;
 
@@ -31,6 +35,16 @@ impl Task for PurgeEvents {
             "purged {purged} events created before {} ({days} days)",
             cutoff.to_rfc3339()
         );
+        let now = Utc::now();
+        let keys = idempotency_keys::Model::purge_before(
+            &ctx.db,
+            now - Duration::hours(idempotency_keys::RETENTION_HOURS),
+        )
+        .await?;
+        let window = Settings::get(ctx).login_throttle.window_seconds;
+        let throttles =
+            login_throttles::Model::purge_before(&ctx.db, now - Duration::seconds(window)).await?;
+        println!("purged {keys} idempotency keys and {throttles} login-throttle counts");
         Ok(())
     }
 }

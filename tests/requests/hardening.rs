@@ -520,3 +520,25 @@ async fn logout_and_refresh_reuse_end_access_tokens_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_assignee_named_by_email_is_stored_by_username() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
+        let id = open_alert(&request, &admin, "203.0.113.9").await;
+        let r = request
+            .patch(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .json(&json!({"assignee": "Alice@Example.com"}))
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        assert_eq!(r.json::<Value>()["assignee"], "alice");
+        let r = request
+            .get("/api/alerts?assignee=alice")
+            .authorization_bearer(&admin)
+            .await;
+        assert_eq!(r.json::<Value>()["count"], 1);
+    })
+    .await;
+}
