@@ -124,8 +124,11 @@ impl Model {
                 .num_seconds();
             std::cmp::Ord::max(seconds, 1)
         };
-        let pair = Self::reserve_one(db, &keys.pair, policy).await?;
-        let client = Self::reserve_one(db, &keys.client, policy).await?;
+        // One write transaction (on SQLite behind the in-process write
+        // lock, so a burst of attempts queues rather than times out).
+        let (_writer, txn) = super::begin_write(db).await?;
+        let pair = Self::reserve_one(&txn, &keys.pair, policy).await?;
+        let client = Self::reserve_one(&txn, &keys.client, policy).await?;
         let refused = [
             (pair.failures > policy.max_failures_per_account).then(|| retry_after(&pair)),
             (client.failures > policy.max_failures_per_client).then(|| retry_after(&client)),
@@ -134,9 +137,11 @@ impl Model {
         .flatten()
         .max();
         if let Some(retry_after) = refused {
+            txn.commit().await?;
             return Ok(Verdict::Refuse { retry_after });
         }
-        let account = Self::reserve_one(db, &keys.account, policy).await?;
+        let account = Self::reserve_one(&txn, &keys.account, policy).await?;
+        txn.commit().await?;
         Ok(Verdict::Proceed {
             delay: account_delay(account.failures, policy),
         })
@@ -148,16 +153,18 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn succeeded(db: &DatabaseConnection, keys: &Keys) -> ModelResult<()> {
+        let (_writer, txn) = super::begin_write(db).await?;
         Entity::delete_many()
             .filter(Column::Key.is_in([keys.pair.clone(), keys.account.clone()]))
-            .exec(db)
+            .exec(&txn)
             .await?;
         Entity::update_many()
             .col_expr(Column::Failures, Expr::col(Column::Failures).sub(1))
             .filter(Column::Key.eq(keys.client.clone()))
             .filter(Column::Failures.gt(0))
-            .exec(db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 
