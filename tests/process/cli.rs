@@ -61,3 +61,43 @@ async fn create_admin_takes_the_password_from_the_environment_or_stdin() {
         .is_err());
     db.close().await.ok();
 }
+
+/// The server's own log: a live token sent in a URL (the feed's `?token=`)
+/// never appears in it, and a client's mistake is not logged as an error.
+#[tokio::test]
+async fn tokens_never_reach_the_log_and_client_mistakes_are_not_errors() {
+    let (db, url) = TestDb::create(&configured_db().await).await;
+    let log = std::env::temp_dir().join(format!("vigil-log-{}.log", uuid::Uuid::new_v4()));
+    let port = super::free_port();
+    let mut server =
+        super::Server::start_logging(&url, port, None, &[("LOG_LEVEL", "debug")], Some(&log)).await;
+    let conn = connect(&url).await;
+    super::create_admin(&conn, "root").await;
+    conn.close().await.ok();
+    let token = server.token("root").await;
+    let (status, _) = server
+        .call(
+            "GET",
+            &format!("/ws/alerts?token={token}&min_severity=BOGUS"),
+            None,
+            None,
+        )
+        .await
+        .expect("feed");
+    assert_eq!(status, 400);
+    let (status, _) = server
+        .call("GET", "/api/alerts?status=NOPE", Some(&token), None)
+        .await
+        .expect("list");
+    assert_eq!(status, 400);
+    server.kill();
+    let text = std::fs::read_to_string(&log).expect("read log");
+    let _ = std::fs::remove_file(&log);
+    drop(db);
+    assert!(text.contains("ws/alerts"), "the request was logged: {text}");
+    assert!(text.contains("token=REDACTED"), "{text}");
+    let signature = token.rsplit('.').next().expect("JWT signature");
+    assert!(!text.contains(signature), "the token leaked into the log");
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(errors.is_empty(), "4xx logged as errors: {errors:?}");
+}

@@ -76,6 +76,18 @@ impl Server {
         redis: Option<(&str, &str)>,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_logging(db, port, redis, env, None).await
+    }
+
+    /// [`Self::start_with`], its log (standard output and error) written
+    /// to `log` when given.
+    pub async fn start_logging(
+        db: &str,
+        port: u16,
+        redis: Option<(&str, &str)>,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-cli"));
         cmd.arg("start")
             .env("LOCO_ENV", "development")
@@ -92,6 +104,10 @@ impl Server {
         }
         for (name, value) in env {
             cmd.env(name, value);
+        }
+        if let Some(log) = log {
+            let file = std::fs::File::create(log).expect("log file");
+            cmd.stdout(file.try_clone().expect("log file")).stderr(file);
         }
         let child = cmd.spawn().expect("spawn vigil-cli start");
         let mut server = Self {
