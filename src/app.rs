@@ -135,8 +135,13 @@ async fn connect(
         })
         .after_release(|conn, _| Box::pin(async move { Ok(released_clean_pg(conn)) }))
     });
-    opts.map_sqlx_sqlite_pool_opts(|pool| {
-        pool.after_release(|conn, _| Box::pin(released_clean_sqlite(conn)))
+    // The ingestion writer's connection (one round trip to SQLite's worker
+    // thread per round) also asks SQLite itself; the others rely on
+    // sqlx's count, which catches every way sqlx's own statements leave a
+    // transaction (no extra round trip per request).
+    let ask_sqlite = role == Role::Writer;
+    opts.map_sqlx_sqlite_pool_opts(move |pool| {
+        pool.after_release(move |conn, _| Box::pin(released_clean_sqlite(conn, ask_sqlite)))
     });
     let lock_timeout = storage.lock_timeout_ms;
     opts.map_sqlx_postgres_opts(move |o| {
@@ -190,9 +195,10 @@ async fn connect(
 /// never durable, holding the write lock for good.
 async fn released_clean_sqlite(
     conn: &mut sea_orm::sqlx::SqliteConnection,
+    ask_sqlite: bool,
 ) -> std::result::Result<bool, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::Connection;
-    let autocommit = {
+    let autocommit = !ask_sqlite || {
         let mut handle = conn.lock_handle().await?;
         // SAFETY: the locked handle keeps sqlx's worker thread off this
         // database handle for the duration of the call, which only reads

@@ -45,7 +45,7 @@ pub fn nul_in(value: &Value, path: &str) -> Option<String> {
 /// not valid JSON): the cheap test before walking the parsed value.
 #[must_use]
 pub fn may_hold_nul(json: &[u8]) -> bool {
-    json.windows(6).any(|w| w == b"\\u0000")
+    memchr::memmem::find(json, b"\\u0000").is_some()
 }
 
 #[cfg(test)]
