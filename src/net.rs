@@ -47,6 +47,15 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
     if s[0] == 0x2002 {
         return internal_v4(embedded(s[1], s[2])); // 6to4 2002::/16
     }
+    if s[0..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return internal_v4(embedded(s[6], s[7])); // IPv4-translated ::ffff:0:a.b.c.d
+    }
+    // Local-use NAT64 (64:ff9b:1::/48) maps to any IPv4 address the
+    // network chooses, and Teredo (2001::/32) tunnels to one: neither is
+    // judged safe.
+    if (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) || (s[0] == 0x2001 && s[1] == 0) {
+        return true;
+    }
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
@@ -193,6 +202,9 @@ mod tests {
             "::ffff:10.1.2.3",
             "64:ff9b::a9fe:a9fe",
             "2002:c0a8:0101::1",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::a00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(is_internal(ip(s)), "{s}");
         }

@@ -74,9 +74,10 @@ async fn list(
     let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
     let window = page.window()?;
     window
-        .check_cursor(q.ordering.key)
+        .check_cursor(q.ordering)
         .map_err(ApiError::validation)?;
-    let listed = alerts::Model::list(&ctx.db, &q, &window).await?;
+    let mut listed = alerts::Model::list(&ctx.db, &q, &window).await?;
+    listed.next = listed.next.map(|c| c.for_ordering(q.ordering));
     Ok(format::json(page.render::<_, AlertResponse>(listed))?)
 }
 

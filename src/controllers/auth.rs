@@ -145,7 +145,7 @@ async fn login(
     let settings = Settings::get(&ctx);
     let policy = &settings.login_throttle;
     let client = match remote {
-        RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => ip.to_string(),
+        RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => login_throttles::client_of(ip),
         RemoteIP::None => "unknown".to_string(),
     };
     // The account budget is the resolved account's, whichever of its

@@ -129,11 +129,14 @@ where
         )
         .await?;
         if crate::input::may_hold_nul(&bytes) {
-            if let Some(path) = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .as_ref()
-                .and_then(crate::input::nul_path)
-            {
+            // A body that holds `\u0000` and cannot be read as a plain JSON
+            // value (a number out of range in a field the typed parse would
+            // ignore) is refused rather than left unchecked.
+            let path = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(value) => crate::input::nul_path(&value),
+                Err(_) => Some("body".to_string()),
+            };
+            if let Some(path) = path {
                 return Err(ApiError::field(&path, crate::input::NUL_MESSAGE).into());
             }
         }

@@ -341,7 +341,11 @@ impl Model {
             SortKey::LastSeen => CursorKey::Time(self.last_seen),
             SortKey::CreatedAt | SortKey::OccurredAt => CursorKey::Time(self.created_at),
         };
-        Cursor { key, id: self.id }
+        Cursor {
+            key,
+            id: self.id,
+            ordering: None,
+        }
     }
 
     /// The `window` (a page, or a keyset slice after a cursor) of the

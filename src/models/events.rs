@@ -555,7 +555,11 @@ impl Model {
                 CursorKey::Time(self.created_at)
             }
         };
-        Cursor { key, id: self.id }
+        Cursor {
+            key,
+            id: self.id,
+            ordering: None,
+        }
     }
 
     /// The `window` (a page, or a keyset slice after a cursor) of the

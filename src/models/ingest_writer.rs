@@ -75,7 +75,11 @@ enum Work {
 pub struct IngestWriter {
     tx: mpsc::Sender<Work>,
     state: StorageState,
+    last_probe: Arc<tokio::sync::Mutex<Option<ProbeResult>>>,
 }
+
+/// When the last write probe ran and how it went.
+type ProbeResult = (std::time::Instant, std::result::Result<(), String>);
 
 impl IngestWriter {
     /// Starts the writer task for `db`. With `feed`, the envelopes of each
@@ -86,7 +90,11 @@ impl IngestWriter {
         let (tx, rx) = mpsc::channel(QUEUE);
         let state = StorageState::default();
         tokio::spawn(run(db, threshold, rx, feed, state.clone()));
-        Self { tx, state }
+        Self {
+            tx,
+            state,
+            last_probe: Arc::default(),
+        }
     }
 
     /// Why storage has been refusing this writer's writes, if it has and
@@ -97,11 +105,30 @@ impl IngestWriter {
     }
 
     /// A real write on the writer's connection ([`storage::probe_write`]);
-    /// success clears [`Self::storage_problem`].
+    /// success clears [`Self::storage_problem`]. One probe at a time, at
+    /// most one every [`storage::RETRY_AFTER_SECONDS`]: callers in between
+    /// (a load balancer's checks, anyone's) share the last result, so
+    /// health checks cannot crowd out ingestion.
     ///
     /// # Errors
-    /// The database error the probe met.
-    pub async fn probe(&self) -> Result<()> {
+    /// The problem the last probe met, as text.
+    pub async fn probe(&self) -> std::result::Result<(), String> {
+        let mut last = self.last_probe.lock().await;
+        // A probe that ran while this caller waited may have settled it.
+        if self.state.problem().is_none() {
+            return Ok(());
+        }
+        if let Some((at, Err(problem))) = last.as_ref() {
+            if at.elapsed() < std::time::Duration::from_secs(storage::RETRY_AFTER_SECONDS) {
+                return Err(problem.clone());
+            }
+        }
+        let result = self.probe_now().await.map_err(|e| e.to_string());
+        *last = Some((std::time::Instant::now(), result.clone()));
+        result
+    }
+
+    async fn probe_now(&self) -> Result<()> {
         let (done, reply) = oneshot::channel();
         let stopped = || Error::string("the ingestion writer has stopped");
         self.tx
@@ -262,14 +289,12 @@ async fn probe(
     let _ = done.send(result);
 }
 
-/// Notes how a commit attempt went in the writer's storage state.
+/// Notes a failed commit attempt in the writer's storage state (a
+/// successful one is noted where it commits, only when it wrote).
 fn note(state: &StorageState, result: &Result<Reply>) {
-    match result {
-        Ok(_) => state.succeeded(),
-        Err(err) => {
-            if let Some(db) = db_error(err) {
-                state.failed(db);
-            }
+    if let Err(err) = result {
+        if let Some(db) = db_error(err) {
+            state.failed(db);
         }
     }
 }
@@ -297,9 +322,8 @@ async fn round(
         alone.insert(0, together.remove(0));
     }
     if !together.is_empty() {
-        match commit_together(db, threshold, &together, feed).await {
+        match commit_together(db, threshold, &together, feed, state).await {
             Ok(replies) => {
-                state.succeeded();
                 for (job, reply) in together.into_iter().zip(replies) {
                     let _ = job.done.send(Ok(reply));
                 }
@@ -314,7 +338,7 @@ async fn round(
         }
     }
     for job in alone {
-        let reply = commit_alone(db, threshold, &job, feed).await;
+        let reply = commit_alone(db, threshold, &job, feed, state).await;
         note(state, &reply);
         let _ = job.done.send(reply);
     }
@@ -337,6 +361,7 @@ async fn commit_together(
     threshold: Severity,
     jobs: &[Job],
     feed: Option<&Feed>,
+    state: &StorageState,
 ) -> Result<Vec<Reply>> {
     let txn = super::begin_immediate(db).await?;
     // Idempotent requests answered since they were queued are replays.
@@ -384,6 +409,9 @@ async fn commit_together(
         });
     }
     txn.commit().await?;
+    if fresh.iter().any(|j| !j.items.is_empty()) {
+        state.succeeded();
+    }
     committed(feed, claimed);
     Ok(replies.into_iter().flatten().collect())
 }
@@ -393,6 +421,7 @@ async fn commit_alone(
     threshold: Severity,
     job: &Job,
     feed: Option<&Feed>,
+    state: &StorageState,
 ) -> Result<Reply> {
     if let Some(req) = &job.idempotency {
         if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
@@ -411,8 +440,12 @@ async fn commit_alone(
     if let Some(position) = &job.position {
         log_cursors::Model::save(&txn, position).await?;
     }
+    let wrote = !job.items.is_empty();
     let Some(req) = &job.idempotency else {
         txn.commit().await?;
+        if wrote {
+            state.succeeded();
+        }
         committed(feed, claimed);
         return Ok(Reply::Stored(ingested));
     };
@@ -426,6 +459,8 @@ async fn commit_alone(
             .ok_or_else(|| Error::string("idempotency key vanished"));
     }
     txn.commit().await?;
+    // The stored answer is a write even without events.
+    state.succeeded();
     committed(feed, claimed);
     Ok(Reply::Answer(answer))
 }

@@ -28,6 +28,18 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// The name `ordering=` takes.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::Severity => "severity",
+            Self::LastSeen => "last_seen",
+            Self::Occurrences => "occurrences",
+            Self::OccurredAt => "occurred_at",
+        }
+    }
+
     /// Whether a cursor's key is of this ordering's kind (a number for
     /// severity and occurrences, a time for the others): a cursor made for
     /// another ordering is refused rather than compared across types.
@@ -48,6 +60,18 @@ impl SortKey {
 pub struct Ordering {
     pub key: SortKey,
     pub descending: bool,
+}
+
+impl Ordering {
+    /// As `ordering=` spells it: `-created_at`, `severity`.
+    #[must_use]
+    pub fn name(self) -> String {
+        format!(
+            "{}{}",
+            if self.descending { "-" } else { "" },
+            self.key.name()
+        )
+    }
 }
 
 impl Default for Ordering {
@@ -258,6 +282,9 @@ impl ListQuery {
 pub struct Cursor {
     pub key: CursorKey,
     pub id: i64,
+    /// The order of the list it was made for (`-created_at`), when known:
+    /// a cursor only continues a list in that order.
+    pub ordering: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +311,11 @@ impl Cursor {
             CursorKey::Int(i) => serde_json::json!({"i": i}),
             CursorKey::Time(t) => serde_json::json!({"t": t.to_rfc3339()}),
         };
-        hex::encode(serde_json::json!({"k": key, "id": self.id}).to_string())
+        let mut token = serde_json::json!({"k": key, "id": self.id});
+        if let Some(ordering) = &self.ordering {
+            token["o"] = ordering.clone().into();
+        }
+        hex::encode(token.to_string())
     }
 
     /// Reads a token made by [`Cursor::encode`].
@@ -302,7 +333,15 @@ impl Cursor {
             let t = v["k"]["t"].as_str().ok_or_else(bad)?;
             CursorKey::Time(DateTime::parse_from_rfc3339(t).map_err(|_| bad())?)
         };
-        Ok(Self { key, id })
+        let ordering = v["o"].as_str().map(ToString::to_string);
+        Ok(Self { key, id, ordering })
+    }
+
+    /// This cursor, marked as continuing a list in `ordering`.
+    #[must_use]
+    pub fn for_ordering(mut self, ordering: Ordering) -> Self {
+        self.ordering = Some(ordering.name());
+        self
     }
 }
 
@@ -420,12 +459,17 @@ impl Window {
     ///
     /// # Errors
     /// The field errors naming `cursor`.
-    pub fn check_cursor(&self, key: SortKey) -> Result<(), FieldErrors> {
+    pub fn check_cursor(&self, ordering: Ordering) -> Result<(), FieldErrors> {
         match self {
             Self::After {
                 cursor: Some(cursor),
                 ..
-            } if !key.fits(&cursor.key) => {
+            } if !ordering.key.fits(&cursor.key)
+                || cursor
+                    .ordering
+                    .as_ref()
+                    .is_some_and(|o| *o != ordering.name()) =>
+            {
                 let mut fields = FieldErrors::new();
                 fields.insert(
                     "cursor".to_string(),
@@ -588,6 +632,7 @@ mod tests {
         let c = Cursor {
             key: CursorKey::Int(3),
             id: 42,
+            ordering: Some("-severity".into()),
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         let t = Cursor {
@@ -595,6 +640,7 @@ mod tests {
                 DateTime::parse_from_rfc3339("2026-11-20T10:00:00.123+00:00").unwrap(),
             ),
             id: 7,
+            ordering: None,
         };
         assert_eq!(Cursor::decode(&t.encode()).unwrap(), t);
         assert!(Cursor::decode("zz").is_err());

@@ -6,10 +6,12 @@
 //!   window, then 429 for that address only, so an attacker at one address
 //!   cannot keep the owner at another out;
 //! - per client address: `max_failures_per_client`, any accounts, then 429;
-//! - per account, across addresses: past `account_delay_after`, every
-//!   attempt at the account waits a delay that doubles with each further
-//!   failure, up to `max_delay_ms`: slower guessing from many addresses,
-//!   never a lock.
+//! - per account, across addresses: past `account_delay_after`, the
+//!   account takes one attempt per slot whose length doubles with each
+//!   further failure, up to `max_delay_ms`; attempts queue for their slot
+//!   (sent together, they wait one after another), and one that would wait
+//!   longer than `max_delay_ms` gets 429: slower guessing from many
+//!   addresses, never a lock.
 //!
 //! A successful login gives back its reservation: it clears its (account,
 //! address) and account counts and takes one off its address's.
@@ -44,11 +46,26 @@ impl Keys {
     }
 }
 
+/// The client a login attempt is counted against: its IPv4 address, or
+/// the /64 network of its IPv6 address (one subscriber's usual share, all
+/// of whose addresses an attacker holds at once).
+#[must_use]
+pub fn client_of(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
+}
+
 /// What a reserved attempt may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Check the password, after waiting this long (the account's
-    /// progressive delay; zero when there is none).
+    /// Check the password, after waiting this long (until the account's
+    /// next free slot; zero when it has no delay).
     Proceed { delay: std::time::Duration },
     /// Refuse with 429: this many seconds until the window ends.
     Refuse { retry_after: i64 },
@@ -141,10 +158,68 @@ impl Model {
             return Ok(Verdict::Refuse { retry_after });
         }
         let account = Self::reserve_one(&txn, &keys.account, policy).await?;
+        let delay = account_delay(account.failures, policy);
+        let verdict = if delay.is_zero() {
+            Verdict::Proceed { delay }
+        } else {
+            Self::take_slot(&txn, &keys.account, delay, policy).await?
+        };
         txn.commit().await?;
-        Ok(Verdict::Proceed {
-            delay: account_delay(account.failures, policy),
+        Ok(verdict)
+    }
+
+    /// Past its delay threshold an account takes one attempt per slot of
+    /// `delay`, from whatever addresses they come: attempts sent together
+    /// queue rather than wait side by side, so parallel guessing gains
+    /// nothing. An attempt whose slot would start more than `max_delay_ms`
+    /// from now is refused (429, try again when it would start) without
+    /// taking one, so the queue never grows past that: a flood slows the
+    /// account down, it never locks it for a fixed time.
+    async fn take_slot<C: ConnectionTrait>(
+        db: &C,
+        account: &str,
+        delay: std::time::Duration,
+        policy: &LoginThrottle,
+    ) -> ModelResult<Verdict> {
+        let now = Utc::now();
+        let key = format!("slot:{account}");
+        // The slot row holds, in `window_started_at`, when the next slot
+        // starts; locked for this transaction (FOR UPDATE on PostgreSQL,
+        // the in-process write lock on SQLite).
+        Entity::insert(ActiveModel {
+            key: ActiveValue::set(key.clone()),
+            failures: ActiveValue::set(0),
+            window_started_at: ActiveValue::set(now.into()),
+            created_at: ActiveValue::set(now.into()),
+            updated_at: ActiveValue::set(now.into()),
+            ..Default::default()
         })
+        .on_conflict(OnConflict::column(Column::Key).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+        let Some(row) = Entity::find()
+            .filter(Column::Key.eq(&key))
+            .lock_exclusive()
+            .one(db)
+            .await?
+        else {
+            return Ok(Verdict::Proceed { delay });
+        };
+        let next_free = row.window_started_at.with_timezone(&Utc);
+        let start = if next_free > now { next_free } else { now };
+        let wait = (start - now).to_std().unwrap_or_default();
+        if wait > std::time::Duration::from_millis(policy.max_delay_ms) {
+            let seconds = i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
+            return Ok(Verdict::Refuse {
+                retry_after: std::cmp::Ord::max(seconds, 1),
+            });
+        }
+        let slot_end = start + Duration::from_std(delay).unwrap_or_default();
+        let mut am = row.into_active_model();
+        am.window_started_at = ActiveValue::set(slot_end.into());
+        am.updated_at = ActiveValue::set(now.into());
+        am.update(db).await?;
+        Ok(Verdict::Proceed { delay: wait })
     }
 
     /// A successful login: clears its (account, address) and account
@@ -155,7 +230,11 @@ impl Model {
     pub async fn succeeded(db: &DatabaseConnection, keys: &Keys) -> ModelResult<()> {
         let (_writer, txn) = super::begin_write(db).await?;
         Entity::delete_many()
-            .filter(Column::Key.is_in([keys.pair.clone(), keys.account.clone()]))
+            .filter(Column::Key.is_in([
+                keys.pair.clone(),
+                keys.account.clone(),
+                format!("slot:{}", keys.account),
+            ]))
             .exec(&txn)
             .await?;
         Entity::update_many()
@@ -204,6 +283,22 @@ mod tests {
         assert_eq!(ms(15), 4_000);
         assert_eq!(ms(16), 5_000);
         assert_eq!(ms(1_000), 5_000);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_network() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(client_of(ip("203.0.113.9")), "203.0.113.9");
+        assert_eq!(client_of(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        assert_eq!(client_of(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_of(ip("2001:db8:1:2:ffff:ffff:ffff:fffe")),
+            client_of(ip("2001:db8:1:2::7"))
+        );
+        assert_ne!(
+            client_of(ip("2001:db8:1:3::7")),
+            client_of(ip("2001:db8:1:2::7"))
+        );
     }
 
     #[test]

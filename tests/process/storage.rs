@@ -253,6 +253,15 @@ async fn a_full_sqlite_file_answers_503_and_loses_nothing_acknowledged() {
     let body = wait_for_health(&server, 503).await;
     assert_eq!(body["storage"], "unavailable", "{body}");
     assert_eq!(body["status"], "degraded", "{body}");
+    // A retry of an acknowledged request replays its answer: it writes
+    // nothing, so it does not tell health that storage is back.
+    let first = sent
+        .iter()
+        .position(|s| s.acked.is_some())
+        .expect("one acknowledged");
+    assert!(send(&server, &token, &mut sent[first]).await, "replay");
+    let (status, body) = health(&server).await;
+    assert_eq!(status, 503, "a replay is not a write: {body}");
     // Sign-ups and logins are writes too: refused the same way, not 500.
     let (status, body) = server
         .call(

@@ -326,40 +326,38 @@ async fn a_cursor_from_another_ordering_is_a_400_naming_it() {
         for i in 0..3 {
             open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
         }
-        for (from, to) in [("-severity", "-created_at"), ("-created_at", "occurrences")] {
-            for list in ["/api/alerts", "/api/events"] {
-                let from = if list == "/api/events" && from == "-severity" {
-                    "severity"
-                } else {
-                    from
-                };
-                let r = request
-                    .get(&format!("{list}?ordering={from}&cursor=&page_size=1"))
-                    .authorization_bearer(&admin)
-                    .await;
-                assert_eq!(r.status_code(), 200, "{}", r.text());
-                let next = r.json::<Value>()["next"]
-                    .as_str()
-                    .expect("next")
-                    .to_string();
-                let cursor = next.split("cursor=").nth(1).expect("cursor").to_string();
-                let to = if list == "/api/events" && to == "occurrences" {
-                    "severity"
-                } else {
-                    to
-                };
-                let r = request
-                    .get(&format!("{list}?ordering={to}&cursor={cursor}"))
-                    .authorization_bearer(&admin)
-                    .await;
-                if (from.contains("severity"))
-                    == (to.contains("severity") || to.contains("occurrences"))
-                {
-                    assert_eq!(r.status_code(), 200, "{list} {from} -> {to}: {}", r.text());
-                } else {
-                    let body = assert_error(&r, 400, "validation_failed");
-                    assert!(body["fields"]["cursor"].is_array(), "{body}");
-                }
+        for (list, from, to, same) in [
+            ("/api/alerts", "-severity", "-created_at", false),
+            ("/api/alerts", "-created_at", "occurrences", false),
+            ("/api/alerts", "-created_at", "-last_seen", false),
+            ("/api/alerts", "-created_at", "created_at", false),
+            ("/api/alerts", "-last_seen", "-last_seen", true),
+            ("/api/events", "severity", "-created_at", false),
+            ("/api/events", "-created_at", "-occurred_at", false),
+            ("/api/events", "-occurred_at", "-occurred_at", true),
+        ] {
+            let r = request
+                .get(&format!("{list}?ordering={from}&cursor=&page_size=1"))
+                .authorization_bearer(&admin)
+                .await;
+            assert_eq!(r.status_code(), 200, "{}", r.text());
+            let next = r.json::<Value>()["next"]
+                .as_str()
+                .expect("next")
+                .to_string();
+            let cursor = next.split("cursor=").nth(1).expect("cursor").to_string();
+            let r = request
+                .get(&format!("{list}?ordering={to}&cursor={cursor}"))
+                .authorization_bearer(&admin)
+                .await;
+            if same {
+                assert_eq!(r.status_code(), 200, "{list} {from}: {}", r.text());
+            } else {
+                let body = assert_error(&r, 400, "validation_failed");
+                assert!(
+                    body["fields"]["cursor"].is_array(),
+                    "{list} {from} -> {to}: {body}"
+                );
             }
         }
     })
@@ -541,4 +539,42 @@ async fn an_assignee_named_by_email_is_stored_by_username() {
         assert_eq!(r.json::<Value>()["count"], 1);
     })
     .await;
+}
+
+#[tokio::test]
+async fn attempts_sent_together_from_many_addresses_queue_for_the_account() {
+    let app = behind_proxy(3).await;
+    let (request, ctx) = (app.server(), app.ctx());
+    super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
+    for i in 0..3 {
+        let r = attempt(
+            &request,
+            "alice",
+            "wrong-password",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(r.status_code(), 401);
+    }
+    // Past the threshold: slots of 250 ms, then 400 ms (the cap). Six
+    // guesses sent together: the first two get slots, the rest would wait
+    // past the cap and are refused rather than queued without end.
+    let guesses = (10..16).map(|i| {
+        request
+            .post("/api/auth/login")
+            .add_header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({"username": "alice", "password": "wrong-password"}))
+            .into_future()
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status_code().as_u16()).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "parallel guesses were not queued: {statuses:?}"
+    );
+    assert!(statuses.contains(&401), "{statuses:?}");
 }
