@@ -112,6 +112,18 @@ async fn read_body<S: Send + Sync>(
     })
 }
 
+/// A JSON body's bytes: 415 unless the type is JSON, 413 over the limit.
+async fn read_json<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    read_body(
+        req,
+        state,
+        is_json,
+        "The request body must be JSON (Content-Type: application/json)",
+        "The request body is larger than the 1 MiB limit",
+    )
+    .await
+}
+
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
     S: Send + Sync,
@@ -120,14 +132,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(
-            req,
-            state,
-            is_json,
-            "The request body must be JSON (Content-Type: application/json)",
-            "The request body is larger than the 1 MiB limit",
-        )
-        .await?;
+        let bytes = read_json(req, state).await?;
         if crate::input::may_hold_nul(&bytes) {
             // A body that holds `\u0000` and cannot be read as a plain JSON
             // value (a number out of range in a field the typed parse would
@@ -153,14 +158,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonItems {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(
-            req,
-            state,
-            is_json,
-            "The request body must be JSON (Content-Type: application/json)",
-            "The request body is larger than the 1 MiB limit",
-        )
-        .await?;
+        let bytes = read_json(req, state).await?;
         Ok(Self(parse_json(&bytes)?))
     }
 }

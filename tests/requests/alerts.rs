@@ -2,23 +2,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{json, Value};
 use vigil::models::{_entities::outbox_envelopes, users::Role};
 
-use super::prepare_data::{assert_error, token_for};
-
-/// Posts a HIGH event and returns the id of its alert.
-async fn open_alert(request: &axum_test::TestServer, token: &str, ip: &str) -> String {
-    let r = request
-        .post("/api/events")
-        .authorization_bearer(token)
-        .json(
-            &json!({"source": "ids-1", "event_type": "sqli", "severity": "HIGH", "source_ip": ip}),
-        )
-        .await;
-    assert_eq!(r.status_code(), 201, "{}", r.text());
-    r.json::<Value>()["alert"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use super::prepare_data::{assert_error, open_alert, token_for};
 
 async fn set_status(
     request: &axum_test::TestServer,

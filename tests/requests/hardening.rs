@@ -9,22 +9,7 @@ use vigil::models::{
     users::Role,
 };
 
-use super::prepare_data::{assert_error, token_for};
-
-async fn open_alert(request: &axum_test::TestServer, token: &str, ip: &str) -> String {
-    let r = request
-        .post("/api/events")
-        .authorization_bearer(token)
-        .json(
-            &json!({"source": "ids-1", "event_type": "sqli", "severity": "HIGH", "source_ip": ip}),
-        )
-        .await;
-    assert_eq!(r.status_code(), 201, "{}", r.text());
-    r.json::<Value>()["alert"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use super::prepare_data::{assert_error, open_alert, token_for};
 
 #[tokio::test]
 async fn status_notes_are_bounded_before_anything_is_written() {
@@ -123,6 +108,26 @@ async fn attempt(
         .await
 }
 
+/// Creates alice and fails her login `n` times, each from an address of
+/// its own.
+async fn fail_from_many_addresses(
+    request: &axum_test::TestServer,
+    ctx: &loco_rs::app::AppContext,
+    n: usize,
+) {
+    super::prepare_data::create_user(ctx, "alice", Role::Analyst).await;
+    for i in 0..n {
+        let r = attempt(
+            request,
+            "alice",
+            "wrong-password",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(r.status_code(), 401, "attempt {i}");
+    }
+}
+
 #[tokio::test]
 async fn concurrent_guesses_cannot_race_past_the_limit() {
     crate::support::request(|request, ctx| async move {
@@ -205,17 +210,7 @@ async fn an_attacker_at_one_address_cannot_keep_the_owner_out() {
 async fn failures_from_many_addresses_slow_the_account_down_but_never_lock_it() {
     let app = behind_proxy(3).await;
     let (request, ctx) = (app.server(), app.ctx());
-    super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
-    for i in 0..6 {
-        let r = attempt(
-            &request,
-            "alice",
-            "wrong-password",
-            &format!("198.51.100.{i}"),
-        )
-        .await;
-        assert_eq!(r.status_code(), 401, "attempt {i}");
-    }
+    fail_from_many_addresses(&request, &ctx, 6).await;
     // Six failures past a threshold of three: the next attempt waits the
     // capped delay (400 ms) before its password is checked, and succeeds.
     let started = std::time::Instant::now();
@@ -545,17 +540,7 @@ async fn an_assignee_named_by_email_is_stored_by_username() {
 async fn attempts_sent_together_from_many_addresses_queue_for_the_account() {
     let app = behind_proxy(3).await;
     let (request, ctx) = (app.server(), app.ctx());
-    super::prepare_data::create_user(&ctx, "alice", Role::Analyst).await;
-    for i in 0..3 {
-        let r = attempt(
-            &request,
-            "alice",
-            "wrong-password",
-            &format!("198.51.100.{i}"),
-        )
-        .await;
-        assert_eq!(r.status_code(), 401);
-    }
+    fail_from_many_addresses(&request, &ctx, 3).await;
     // Past the threshold: slots of 250 ms, then 400 ms (the cap). Six
     // guesses sent together: the first two get slots, the rest would wait
     // past the cap and are refused rather than queued without end.

@@ -67,3 +67,19 @@ pub fn assert_error(response: &axum_test::TestResponse, status: u16, code: &str)
     );
     body
 }
+
+/// Posts a HIGH event from `ip` and returns the id of its alert.
+pub async fn open_alert(request: &TestServer, token: &str, ip: &str) -> String {
+    let r = request
+        .post("/api/events")
+        .authorization_bearer(token)
+        .json(
+            &json!({"source": "ids-1", "event_type": "sqli", "severity": "HIGH", "source_ip": ip}),
+        )
+        .await;
+    assert_eq!(r.status_code(), 201, "{}", r.text());
+    r.json::<Value>()["alert"]["id"]
+        .as_str()
+        .expect("alert id")
+        .to_string()
+}
