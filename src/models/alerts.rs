@@ -315,10 +315,32 @@ impl Model {
             sel = sel.filter(Column::CreatedAt.lte(until.fixed_offset()));
         }
         if let Some(text) = &q.search {
-            sel = sel.filter(search_any::<Entity, _>(
-                &[Column::Title, Column::Source, Column::EventType],
-                text,
-            ));
+            // SPEC §5: source, event type, title, and the description of
+            // the event that opened the alert.
+            use sea_orm::sea_query::{Func, LikeExpr, Query};
+            use sea_orm::ExprTrait;
+            let described = Query::select()
+                .expr(Expr::val(1))
+                .from(super::_entities::events::Entity)
+                .and_where(
+                    Expr::col((
+                        super::_entities::events::Entity,
+                        super::_entities::events::Column::Pid,
+                    ))
+                    .equals((Entity, Column::EventPid)),
+                )
+                .and_where(
+                    Expr::expr(Func::lower(Expr::col((
+                        super::_entities::events::Entity,
+                        super::_entities::events::Column::Description,
+                    ))))
+                    .like(LikeExpr::new(super::listing::like_pattern(text)).escape('\\')),
+                )
+                .to_owned();
+            sel = sel.filter(
+                search_any::<Entity, _>(&[Column::Title, Column::Source, Column::EventType], text)
+                    .add(Expr::exists(described)),
+            );
         }
         sel
     }

@@ -450,3 +450,41 @@ async fn page_counts_stay_exact_through_ingestion_lifecycle_and_purge() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn search_matches_the_description_of_the_event_that_opened_the_alert() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        for (ip, description) in [
+            ("203.0.113.1", "Mimikatz sekurlsa::logonpasswords on HOST-7"),
+            ("203.0.113.2", "ordinary port scan"),
+        ] {
+            let r = request
+                .post("/api/events")
+                .authorization_bearer(&admin)
+                .json(
+                    &json!({"source": "edr", "event_type": "cred_dump", "severity": "HIGH",
+                              "source_ip": ip, "description": description}),
+                )
+                .await;
+            assert_eq!(r.status_code(), 201, "{}", r.text());
+        }
+        for (search, expected) in [
+            ("MIMIKATZ", 1),
+            ("logonpasswords", 1),
+            ("edr", 2),
+            ("100%", 0),
+        ] {
+            let r = request
+                .get(&format!(
+                    "/api/alerts?search={}",
+                    search.replace('%', "%25")
+                ))
+                .authorization_bearer(&admin)
+                .await;
+            assert_eq!(r.status_code(), 200, "{}", r.text());
+            assert_eq!(r.json::<Value>()["count"], expected, "search={search}");
+        }
+    })
+    .await;
+}
