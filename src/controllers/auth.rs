@@ -148,14 +148,8 @@ async fn login(
         RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => login_throttles::client_of(ip),
         RemoteIP::None => "unknown".to_string(),
     };
-    // The account budget is the resolved account's, whichever of its
-    // names (username or email) the attempt used.
     let user = users::Model::find_by_login(&ctx.db, login).await.ok();
-    let account = user.as_ref().map_or_else(
-        || format!("?{}", login.to_lowercase()),
-        |u| u.id.to_string(),
-    );
-    let keys = login_throttles::Keys::new(&account, &client);
+    let keys = login_throttles::Keys::for_attempt(user.as_ref(), login, &client);
     match login_throttles::Model::reserve(&ctx.db, &keys, policy).await? {
         Verdict::Refuse { retry_after } => return too_many(retry_after),
         Verdict::Proceed { delay } => {

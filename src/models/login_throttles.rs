@@ -33,6 +33,18 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// The keys of an attempt that named `login`: the account budget is the
+    /// resolved account's, whichever of its names (username or email) the
+    /// attempt used; a login naming no account is counted by that name.
+    #[must_use]
+    pub fn for_attempt(user: Option<&super::users::Model>, login: &str, client: &str) -> Self {
+        let account = user.map_or_else(
+            || format!("?{}", login.to_lowercase()),
+            |u| u.id.to_string(),
+        );
+        Self::new(&account, client)
+    }
+
     /// `account` is the resolved account (its id), or, for a login that
     /// names no account, that login in lower case (so unknown names are
     /// throttled alike and answer alike).
