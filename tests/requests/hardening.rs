@@ -563,3 +563,68 @@ async fn attempts_sent_together_from_many_addresses_queue_for_the_account() {
     );
     assert!(statuses.contains(&401), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_body_holding_nul_that_only_the_typed_parse_would_read_is_refused() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        // `1e400` is no JSON value serde can hold, but a field the typed
+        // parse ignores: the NUL beside it must not slip through.
+        let r = request
+            .post("/api/auth/login")
+            .content_type("application/json")
+            .bytes(r#"{"username":"a\u0000","password":"x","pad":1e400}"#.into())
+            .await;
+        assert_error(&r, 400, "validation_failed");
+        let id = open_alert(&request, &admin, "203.0.113.40").await;
+        let r = request
+            .patch(&format!("/api/alerts/{id}/status"))
+            .authorization_bearer(&admin)
+            .content_type("application/json")
+            .bytes(r#"{"status":"ACKNOWLEDGED","note":"n\u0000","pad":1e400}"#.into())
+            .await;
+        assert_error(&r, 400, "validation_failed");
+        let r = request
+            .get(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .await;
+        assert_eq!(r.json::<Value>()["status"], "OPEN", "nothing changed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn login_fields_are_bounded_before_any_hashing() {
+    crate::support::request(|request, _ctx| async move {
+        let r = request
+            .post("/api/auth/login")
+            .json(&json!({"username": "u".repeat(255), "password": "p".repeat(1025)}))
+            .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["username"].is_array(), "{body}");
+        assert!(body["fields"]["password"].is_array(), "{body}");
+        let r = request
+            .post("/api/auth/login")
+            .json(&json!({"email": format!("{}@example.com", "e".repeat(250)), "password": "x"}))
+            .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        assert!(body["fields"]["email"].is_array(), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_invalid_webhook_target_network_stops_the_start() {
+    let result = crate::support::boot_with(|config| {
+        if let Some(settings) = config.settings.as_mut().and_then(|s| s.as_object_mut()) {
+            if let Some(hooks) = settings.get_mut("webhooks").and_then(|w| w.as_object_mut()) {
+                hooks.insert("allowed_targets".into(), json!(["10.0.0.0/33"]));
+            }
+        }
+    })
+    .await;
+    let Err(err) = result else {
+        panic!("booted with an invalid CIDR")
+    };
+    assert!(err.to_string().contains("settings"), "{err}");
+}
