@@ -54,8 +54,8 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn session_alive(db: &DatabaseConnection, family: Uuid) -> ModelResult<bool> {
-        let generation = sessions::generation();
-        if let Some(alive) = sessions::get(family) {
+        let generation = SESSIONS.generation();
+        if let Some(alive) = SESSIONS.get(&family) {
             return Ok(alive);
         }
         let read_at = std::time::Instant::now();
@@ -65,7 +65,7 @@ impl Model {
             .one(db)
             .await?
             .is_some();
-        sessions::put(generation, read_at, family, alive);
+        SESSIONS.put(generation, read_at, family, alive);
         Ok(alive)
     }
 
@@ -146,7 +146,7 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> ModelResult<u64> {
-        sessions::ended(family);
+        SESSIONS.pin(family, false);
         let res = Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Utc::now()))
             .filter(Column::Family.eq(family))
@@ -157,60 +157,7 @@ impl Model {
     }
 }
 
-/// Sessions recently found live or ended, for [`Model::session_alive`].
-mod sessions {
-    use std::{
-        collections::HashMap,
-        sync::{
-            atomic::{AtomicU64, Ordering},
-            Mutex, PoisonError,
-        },
-        time::{Duration, Instant},
-    };
-
-    use uuid::Uuid;
-
-    /// How long a session's state is trusted without reading it again.
-    const TTL: Duration = Duration::from_secs(1);
-    /// Sessions kept at most; past this the stale ones go, then all.
-    const CAPACITY: usize = 10_000;
-
-    static SESSIONS: Mutex<Option<HashMap<Uuid, (Instant, bool)>>> = Mutex::new(None);
-    /// Bumped by every revocation, so a read that raced one is not kept.
-    static GENERATION: AtomicU64 = AtomicU64::new(0);
-
-    pub fn generation() -> u64 {
-        GENERATION.load(Ordering::SeqCst)
-    }
-
-    pub fn get(family: Uuid) -> Option<bool> {
-        let sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
-        let (read, alive) = sessions.as_ref()?.get(&family)?;
-        // An ended session stays ended: no need to read it again.
-        (!*alive || read.elapsed() < TTL).then_some(*alive)
-    }
-
-    pub fn put(generation: u64, read_at: Instant, family: Uuid, alive: bool) {
-        let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
-        if GENERATION.load(Ordering::SeqCst) != generation {
-            return;
-        }
-        let sessions = sessions.get_or_insert_with(HashMap::new);
-        if sessions.len() >= CAPACITY {
-            sessions.retain(|_, (read, _)| read.elapsed() < TTL);
-            if sessions.len() >= CAPACITY {
-                sessions.clear();
-            }
-        }
-        sessions.insert(family, (read_at, alive));
-    }
-
-    /// A session ended in this process: refused from now on.
-    pub fn ended(family: Uuid) {
-        let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
-        GENERATION.fetch_add(1, Ordering::SeqCst);
-        sessions
-            .get_or_insert_with(HashMap::new)
-            .insert(family, (Instant::now(), false));
-    }
-}
+/// Sessions recently found live or ended, for [`Model::session_alive`]:
+/// an ended one stays ended.
+static SESSIONS: crate::db::recent::Recent<Uuid, bool> =
+    crate::db::recent::Recent::new(std::time::Duration::from_secs(1));

@@ -196,8 +196,8 @@ impl Model {
     /// `EntityNotFound` when there is none (or the id is not a UUID).
     pub async fn find_for_token(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
         let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
-        let generation = recent::generation();
-        if let Some(user) = recent::get(pid) {
+        let generation = RECENT.generation();
+        if let Some(user) = RECENT.get(&pid) {
             return Ok(user);
         }
         // Trusted from before the read, not from when it returned.
@@ -207,7 +207,7 @@ impl Model {
             .one(db)
             .await?
             .ok_or(ModelError::EntityNotFound)?;
-        recent::put(generation, read_at, &user);
+        RECENT.put(generation, read_at, user.pid, user.clone());
         Ok(user)
     }
 
@@ -368,7 +368,7 @@ impl Model {
         am.is_active = ActiveValue::set(active);
         let user = am.update(&txn).await?;
         txn.commit().await?;
-        recent::forget(user.pid);
+        RECENT.forget(&user.pid);
         Ok(user)
     }
 
@@ -382,7 +382,7 @@ impl Model {
             .filter(Column::Id.eq(self.id))
             .exec(db)
             .await?;
-        recent::forget(self.pid);
+        RECENT.forget(&self.pid);
         Ok(())
     }
 }
@@ -390,62 +390,8 @@ impl Model {
 /// How long a user read for a token check is trusted.
 pub const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The users token checks read recently (see [`Model::find_for_token`]).
-mod recent {
-    use std::{
-        collections::HashMap,
-        sync::{
-            atomic::{AtomicU64, Ordering},
-            Mutex, PoisonError,
-        },
-        time::Instant,
-    };
-
-    use uuid::Uuid;
-
-    use super::{Model, RECENT_TTL};
-
-    /// Users kept at most; past this the stale ones go, then all.
-    const CAPACITY: usize = 10_000;
-
-    static USERS: Mutex<Option<HashMap<Uuid, (Instant, Model)>>> = Mutex::new(None);
-    /// Bumped by every change, so a read that raced a change is not kept.
-    static GENERATION: AtomicU64 = AtomicU64::new(0);
-
-    pub fn generation() -> u64 {
-        GENERATION.load(Ordering::SeqCst)
-    }
-
-    pub fn get(pid: Uuid) -> Option<Model> {
-        let users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
-        let (read, user) = users.as_ref()?.get(&pid)?;
-        (read.elapsed() < RECENT_TTL).then(|| user.clone())
-    }
-
-    /// Keeps `user`, read from `read_at` when the generation was `generation`.
-    pub fn put(generation: u64, read_at: Instant, user: &Model) {
-        let mut users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
-        if GENERATION.load(Ordering::SeqCst) != generation {
-            return;
-        }
-        let users = users.get_or_insert_with(HashMap::new);
-        if users.len() >= CAPACITY {
-            users.retain(|_, (read, _)| read.elapsed() < RECENT_TTL);
-            if users.len() >= CAPACITY {
-                users.clear();
-            }
-        }
-        users.insert(user.pid, (read_at, user.clone()));
-    }
-
-    pub fn forget(pid: Uuid) {
-        let mut users = USERS.lock().unwrap_or_else(PoisonError::into_inner);
-        GENERATION.fetch_add(1, Ordering::SeqCst);
-        if let Some(users) = users.as_mut() {
-            users.remove(&pid);
-        }
-    }
-}
+/// Users read recently ([`Model::find_for_token`]).
+static RECENT: crate::db::recent::Recent<Uuid, Model> = crate::db::recent::Recent::new(RECENT_TTL);
 
 fn duplicate(field: &'static str) -> ApiError {
     let mut fields = crate::errors::FieldErrors::new();
