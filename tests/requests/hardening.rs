@@ -108,6 +108,19 @@ async fn attempt(
         .await
 }
 
+/// Creates the admin `root` with `n` open alerts; its access token.
+async fn admin_with_alerts(
+    request: &axum_test::TestServer,
+    ctx: &loco_rs::app::AppContext,
+    n: usize,
+) -> String {
+    let admin = token_for(request, ctx, "root", Role::Admin).await;
+    for i in 0..n {
+        open_alert(request, &admin, &format!("203.0.113.{i}")).await;
+    }
+    admin
+}
+
 /// Creates alice and fails her login `n` times, each from an address of
 /// its own.
 async fn fail_from_many_addresses(
@@ -317,10 +330,7 @@ async fn nul_characters_are_refused_by_field_the_same_on_both_databases() {
 #[tokio::test]
 async fn a_cursor_from_another_ordering_is_a_400_naming_it() {
     crate::support::request(|request, ctx| async move {
-        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
-        for i in 0..3 {
-            open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
-        }
+        let admin = admin_with_alerts(&request, &ctx, 3).await;
         for (list, from, to, same) in [
             ("/api/alerts", "-severity", "-created_at", false),
             ("/api/alerts", "-created_at", "occurrences", false),
@@ -417,10 +427,7 @@ async fn csv_export_quotes_every_text_and_defuses_formulas_after_separators() {
 #[tokio::test]
 async fn a_forged_host_never_reaches_a_pagination_link() {
     crate::support::request(|request, ctx| async move {
-        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
-        for i in 0..3 {
-            open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
-        }
+        let admin = admin_with_alerts(&request, &ctx, 3).await;
         let r = request
             .get("/api/alerts?page_size=1")
             .add_header("host", "evil.example")
@@ -449,10 +456,7 @@ async fn a_forged_host_never_reaches_a_pagination_link() {
     .await
     .unwrap();
     let (request, ctx) = (app.server(), app.ctx());
-    let admin = token_for(&request, &ctx, "root", Role::Admin).await;
-    for i in 0..2 {
-        open_alert(&request, &admin, &format!("203.0.113.{i}")).await;
-    }
+    let admin = admin_with_alerts(&request, &ctx, 2).await;
     let r = request
         .get("/api/alerts?page_size=1")
         .add_header("host", "evil.example")
