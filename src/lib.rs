@@ -3,6 +3,7 @@ pub mod controllers;
 pub mod db;
 pub mod detection;
 pub mod errors;
+pub mod ingestion;
 pub mod initializers;
 pub mod input;
 pub mod models;

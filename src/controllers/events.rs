@@ -10,11 +10,11 @@ use crate::{
     },
     errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
+    ingestion::writer::IngestWriter,
     models::api_keys::Scope,
     models::{
         events::{self, Ingested, NewEvent},
         idempotency_keys::{Answer, IdempotentRequest},
-        ingest_writer::IngestWriter,
         listing::{ListQuery, Resource},
         users::Role,
     },

@@ -4,7 +4,7 @@ use loco_rs::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{errors::ApiResult, models::ingest_writer::IngestWriter, workers::fanout::Fanout};
+use crate::{errors::ApiResult, ingestion::writer::IngestWriter, workers::fanout::Fanout};
 
 /// Probe answer.
 #[derive(Debug, Serialize, ToSchema)]

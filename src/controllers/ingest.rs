@@ -7,7 +7,8 @@ use crate::{
     controllers::extract::{CorrelationId, CurrentUser, QueryPairs, TextBody},
     errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
-    models::{access_logs, api_keys::Scope, users::Role},
+    ingestion::log_stream,
+    models::{api_keys::Scope, users::Role},
     views::ingest::LogIngestResponse,
 };
 
@@ -47,7 +48,7 @@ async fn ingest_nginx(
         }
     }
     let source = match pairs.iter().rev().find(|(k, _)| k == "source") {
-        Some((_, value)) => access_logs::check_source(value)
+        Some((_, value)) => log_stream::check_source(value)
             .map_err(|m| {
                 fields.insert("source".to_string(), vec![m]);
             })
@@ -64,7 +65,7 @@ async fn ingest_nginx(
         return Err(ApiError::validation(fields).into());
     };
     let TextBody(text) = TextBody::from_request(req, &ctx).await?;
-    let (counts, errors) = access_logs::ingest_text(&ctx, source, &text, &cid).await?;
+    let (counts, errors) = log_stream::ingest_text(&ctx, source, &text, &cid).await?;
     Ok(format::json(LogIngestResponse::new(counts, &errors))?)
 }
 

@@ -119,7 +119,7 @@ impl StorageState {
 /// The database error the write met.
 pub async fn probe_write(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::{ConnectionTrait, DatabaseBackend};
-    let (_writer, txn) = crate::models::begin_write(db).await?;
+    let (_writer, txn) = crate::db::write::begin_write(db).await?;
     let (insert, delete) = match db.get_database_backend() {
         DatabaseBackend::Sqlite => (
             "INSERT INTO storage_probes (created_at, updated_at, padding) \

@@ -62,7 +62,7 @@ impl Model {
             created_at: &'a str,
             updated_at: &'a str,
         }
-        use super::bulk::{self, Col};
+        use crate::db::bulk::{self, Col};
         let now = bulk::time(&Utc::now().trunc_subsecs(6).into());
         let rows: Vec<Row<'_>> = alert_ids
             .iter()

@@ -10,14 +10,13 @@ pub use super::_entities::alerts::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
-    bulk,
     events::NewEvent,
     listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
     tallies,
 };
-use crate::{errors::ApiError, views::alerts::AlertResponse};
+use crate::{db::bulk, errors::ApiError, views::alerts::AlertResponse};
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -455,7 +454,7 @@ impl Model {
         actor: Actor<'_>,
     ) -> Result<Self> {
         check_note(note)?;
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let from = alert.status();
         match from.can_move_to(to) {
@@ -602,7 +601,7 @@ impl Model {
         actor: Actor<'_>,
     ) -> Result<Self> {
         let assignee = edit.validate(db).await?;
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let mut changes = serde_json::Map::new();
         let mut am = alert.clone().into_active_model();

@@ -11,13 +11,13 @@ pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories,
     alert_status::AlertStatus,
-    alerts, bulk,
+    alerts,
     listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
     tallies,
 };
-use crate::errors::FieldErrors;
+use crate::{db::bulk, errors::FieldErrors};
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -599,7 +599,7 @@ impl Model {
             .column(alerts::Column::EventPid)
             .from(alerts::Entity)
             .to_owned();
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let res = Entity::delete_many()
             .filter(Column::CreatedAt.lt(cutoff.fixed_offset()))
             .filter(Column::Pid.not_in_subquery(opening))

@@ -155,7 +155,7 @@ impl Model {
         };
         // One write transaction (on SQLite behind the in-process write
         // lock, so a burst of attempts queues rather than times out).
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let pair = Self::reserve_one(&txn, &keys.pair, policy).await?;
         let client = Self::reserve_one(&txn, &keys.client, policy).await?;
         let refused = [
@@ -240,7 +240,7 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn succeeded(db: &DatabaseConnection, keys: &Keys) -> ModelResult<()> {
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         Entity::delete_many()
             .filter(Column::Key.is_in([
                 keys.pair.clone(),

@@ -86,7 +86,7 @@ struct Meta<'a> {
     version: u32,
 }
 
-/// An outbox row as [`super::bulk::insert`] writes it.
+/// An outbox row as [`crate::db::bulk::insert`] writes it.
 #[derive(serde::Serialize)]
 struct EnvelopeRow<'a> {
     #[serde(skip)]
@@ -104,8 +104,8 @@ struct EnvelopeRow<'a> {
 /// The outbox insert (the columns of [`EnvelopeRow`]), returning the row
 /// ids, which are the delivery order.
 fn append_sql(backend: sea_orm::DbBackend) -> String {
-    use super::bulk::Col;
-    super::bulk::insert_sql(
+    use crate::db::bulk::Col;
+    crate::db::bulk::insert_sql(
         backend,
         "outbox_envelopes",
         &[
@@ -163,7 +163,7 @@ impl Model {
         }
         let now = Utc::now();
         let timestamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-        let stamp = super::bulk::time(&now.trunc_subsecs(6).into());
+        let stamp = crate::db::bulk::time(&now.trunc_subsecs(6).into());
         let mut rows = Vec::with_capacity(envelopes.len());
         for (kind, alert_pid, severity, payload, correlation_id) in envelopes {
             let id = Uuid::now_v7();
@@ -195,7 +195,7 @@ impl Model {
         }
         // The row ids (the delivery order) come back from the insert.
         let returned =
-            super::bulk::insert(db, &append_sql(db.get_database_backend()), &rows).await?;
+            crate::db::bulk::insert(db, &append_sql(db.get_database_backend()), &rows).await?;
         if claimed_by.is_none() {
             return Ok(Vec::new());
         }

@@ -102,7 +102,7 @@ impl Model {
         if row.expires_at < Utc::now() {
             return Err(invalid());
         }
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         // Spend it only if nobody else did in the meantime: of two concurrent
         // refreshes with one token, exactly one wins.
         let spent = Entity::update_many()

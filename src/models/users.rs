@@ -352,7 +352,7 @@ impl Model {
         db: &DatabaseConnection,
         change: &AccessChange,
     ) -> Result<Self> {
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let role = change.role.unwrap_or_else(|| self.role());
         let active = change.is_active.unwrap_or(self.is_active);
         let loses_admin = self.is_admin() && !(active && role == Role::Admin);

@@ -1,33 +1,22 @@
 //! Webhooks (SPEC §6): an admin registers a URL with the envelope types and
-//! minimum severity it wants; every matching envelope becomes a delivery,
-//! POSTed signed with the webhook's secret and retried with exponential
-//! backoff. The delivery rows are the log and the retry state; a webhook
-//! whose attempts fail `disable_after` times in a row is disabled, and says
-//! why.
+//! minimum severity it wants; every matching envelope becomes a delivery
+//! (`super::webhook_deliveries`), POSTed signed with the webhook's secret
+//! ([`signature`]).
 use crate::net::OutboundPolicy;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Utc;
 use hmac::{Hmac, Mac};
 use loco_rs::{hash, prelude::*};
-use sea_orm::{
-    sea_query::{Expr, Query},
-    QueryOrder, QuerySelect,
-};
+use sea_orm::QueryOrder;
 use serde::Deserialize;
 use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use super::_entities::webhooks::{self, ActiveModel, Column, Entity, Model};
-use super::{
-    _entities::webhook_deliveries as deliveries, outbox_envelopes, severity::Severity, users,
-};
-use crate::{
-    errors::{ApiError, FieldErrors},
-    settings::WebhookSettings,
-};
+use super::{_entities::webhook_deliveries as deliveries, severity::Severity, users};
+use crate::errors::{ApiError, FieldErrors};
 
 impl ActiveModelBehavior for ActiveModel {}
-impl ActiveModelBehavior for deliveries::ActiveModel {}
 
 /// The envelope types a webhook can ask for.
 pub const EVENT_TYPES: [&str; 6] = [
@@ -38,10 +27,6 @@ pub const EVENT_TYPES: [&str; 6] = [
     "alert.mitigated",
     "alert.resolved",
 ];
-
-pub const PENDING: &str = "PENDING";
-pub const SUCCEEDED: &str = "SUCCEEDED";
-pub const FAILED: &str = "FAILED";
 
 /// `POST /api/webhooks` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -282,239 +267,12 @@ impl Model {
     /// # Errors
     /// Database errors.
     pub async fn remove(self, db: &DatabaseConnection) -> ModelResult<()> {
-        let (_writer, txn) = super::begin_write(db).await?;
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
         deliveries::Entity::delete_many()
             .filter(deliveries::Column::WebhookId.eq(self.id))
             .exec(&txn)
             .await?;
         Entity::delete_by_id(self.id).exec(&txn).await?;
-        txn.commit().await?;
-        Ok(())
-    }
-}
-
-/// An envelope being dispatched, as its webhook deliveries need it.
-#[derive(Debug, Clone, Copy)]
-pub struct Outgoing<'a> {
-    /// The outbox row id.
-    pub id: i64,
-    pub event_type: &'a str,
-    pub severity_rank: i16,
-}
-
-/// Creates the deliveries of `rows` (envelopes being dispatched) for every
-/// enabled webhook that wants them, in the dispatcher's transaction. An
-/// envelope dispatched twice (at least once) gets no second delivery.
-///
-/// # Errors
-/// Database errors.
-pub async fn enqueue<C: ConnectionTrait>(db: &C, rows: &[Outgoing<'_>]) -> ModelResult<usize> {
-    let hooks = Entity::find()
-        .filter(Column::Enabled.eq(true))
-        .all(db)
-        .await?;
-    if hooks.is_empty() {
-        return Ok(0);
-    }
-    let now: sea_orm::prelude::DateTimeWithTimeZone = Utc::now().into();
-    let mut new = Vec::new();
-    for row in rows {
-        for hook in hooks
-            .iter()
-            .filter(|h| h.wants(row.event_type, row.severity_rank))
-        {
-            new.push(deliveries::ActiveModel {
-                created_at: ActiveValue::set(now),
-                updated_at: ActiveValue::set(now),
-                pid: ActiveValue::set(Uuid::now_v7()),
-                envelope_row: ActiveValue::set(row.id),
-                event_type: ActiveValue::set(row.event_type.to_string()),
-                status: ActiveValue::set(PENDING.into()),
-                attempts: ActiveValue::set(0),
-                next_attempt_at: ActiveValue::set(now),
-                webhook_id: ActiveValue::set(hook.id),
-                ..Default::default()
-            });
-        }
-    }
-    let count = new.len();
-    let mut new = new.into_iter();
-    for size in super::chunk_sizes(count) {
-        deliveries::Entity::insert_many(new.by_ref().take(size).collect::<Vec<_>>())
-            .on_conflict_do_nothing_on([
-                deliveries::Column::WebhookId,
-                deliveries::Column::EnvelopeRow,
-            ])
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(count)
-}
-
-/// Takes up to `limit` deliveries that are due, of enabled webhooks, and
-/// leases them for `lease` (their next attempt moves that far ahead, so no
-/// other sweep or instance takes them meanwhile; a crash mid-attempt
-/// retries after the lease). Returns their ids.
-///
-/// # Errors
-/// Database errors.
-pub async fn claim_due(
-    db: &DatabaseConnection,
-    limit: u64,
-    lease: Duration,
-) -> ModelResult<Vec<i64>> {
-    let (_writer, txn) = super::begin_write(db).await?;
-    let now = Utc::now();
-    let mut q = deliveries::Entity::find()
-        .select_only()
-        .column(deliveries::Column::Id)
-        .filter(deliveries::Column::Status.eq(PENDING))
-        .filter(deliveries::Column::NextAttemptAt.lte(now))
-        .filter(
-            deliveries::Column::WebhookId.in_subquery(
-                Query::select()
-                    .column(Column::Id)
-                    .from(Entity)
-                    .and_where(Column::Enabled.eq(true))
-                    .to_owned(),
-            ),
-        )
-        .order_by_asc(deliveries::Column::NextAttemptAt)
-        .limit(limit);
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        q = q.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        );
-    }
-    let ids: Vec<i64> = q.into_tuple().all(&txn).await?;
-    if !ids.is_empty() {
-        deliveries::Entity::update_many()
-            .col_expr(
-                deliveries::Column::NextAttemptAt,
-                Expr::value(sea_orm::prelude::DateTimeWithTimeZone::from(now + lease)),
-            )
-            .filter(deliveries::Column::Id.is_in(ids.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(ids)
-}
-
-/// What one attempt needs: the delivery, its webhook and the envelope text.
-pub struct Attempt {
-    pub delivery: deliveries::Model,
-    pub webhook: Model,
-    pub body: String,
-}
-
-impl Attempt {
-    /// The attempt for delivery `id`, if it is still pending and its
-    /// webhook enabled.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn load(db: &DatabaseConnection, id: i64) -> ModelResult<Option<Self>> {
-        let Some((delivery, Some(webhook))) = deliveries::Entity::find_by_id(id)
-            .find_also_related(Entity)
-            .one(db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if delivery.status != PENDING || !webhook.enabled {
-            return Ok(None);
-        }
-        let Some(envelope) = outbox_envelopes::Entity::find_by_id(delivery.envelope_row)
-            .one(db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
-            delivery,
-            webhook,
-            body: envelope.envelope.to_string(),
-        }))
-    }
-
-    /// The headers of this attempt at `timestamp` (Unix seconds).
-    #[must_use]
-    pub fn headers(&self, timestamp: i64) -> Vec<(&'static str, String)> {
-        let ts = timestamp.to_string();
-        let sig = signature(&self.webhook.secret, &ts, &self.body);
-        vec![
-            ("content-type", "application/json".into()),
-            ("user-agent", "Vigil-Webhook/1".into()),
-            ("x-vigil-event", self.delivery.event_type.clone()),
-            ("x-vigil-delivery", self.delivery.pid.to_string()),
-            ("x-vigil-timestamp", ts),
-            ("x-vigil-signature", format!("sha256={sig}")),
-        ]
-    }
-
-    /// Records the outcome: a 2xx answer (`Ok(status)`) delivers; anything
-    /// else is a failed attempt, retried after `base × 2^(attempts − 1)`
-    /// (capped), given up after `max_attempts`, and counted against the
-    /// webhook, which is disabled after `disable_after` failures in a row.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn record(
-        self,
-        db: &DatabaseConnection,
-        outcome: Result<u16, String>,
-        policy: &WebhookSettings,
-        now: DateTime<Utc>,
-    ) -> ModelResult<()> {
-        let (_writer, txn) = super::begin_write(db).await?;
-        let attempts = self.delivery.attempts + 1;
-        let mut row: deliveries::ActiveModel = self.delivery.into();
-        row.attempts = ActiveValue::set(attempts);
-        let (code, error) = match outcome {
-            Ok(code) if (200..300).contains(&code) => (Some(code), None),
-            Ok(code) => (Some(code), Some(format!("HTTP {code}"))),
-            Err(e) => (None, Some(e)),
-        };
-        row.last_status_code = ActiveValue::set(code.map(i32::from));
-        row.last_error = ActiveValue::set(error.clone());
-        let mut hook: ActiveModel = self.webhook.clone().into();
-        if error.is_none() {
-            row.status = ActiveValue::set(SUCCEEDED.into());
-            row.delivered_at = ActiveValue::set(Some(now.into()));
-            if self.webhook.consecutive_failures != 0 {
-                hook.consecutive_failures = ActiveValue::set(0);
-                hook.update(&txn).await?;
-            }
-        } else {
-            if attempts >= policy.max_attempts {
-                row.status = ActiveValue::set(FAILED.into());
-            } else {
-                let exp = u32::try_from(attempts - 1).unwrap_or(0).min(20);
-                let delay = policy
-                    .backoff_base_ms
-                    .saturating_mul(1 << exp)
-                    .min(policy.backoff_max_ms);
-                row.next_attempt_at = ActiveValue::set(
-                    (now + Duration::milliseconds(i64::try_from(delay).unwrap_or(i64::MAX))).into(),
-                );
-            }
-            let failures = self.webhook.consecutive_failures + 1;
-            hook.consecutive_failures = ActiveValue::set(failures);
-            if failures >= policy.disable_after && self.webhook.enabled {
-                let reason = format!(
-                    "Disabled after {failures} failed delivery attempts in a row; last error: {}",
-                    error.unwrap_or_default()
-                );
-                tracing::warn!(webhook = %self.webhook.pid, %reason, "webhook disabled");
-                hook.enabled = ActiveValue::set(false);
-                hook.disabled_reason = ActiveValue::set(Some(reason));
-                hook.disabled_at = ActiveValue::set(Some(now.into()));
-            }
-            hook.update(&txn).await?;
-        }
-        row.update(&txn).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -11,10 +11,10 @@ use loco_rs::{prelude::*, task::Vars};
 use migration::MigratorTrait;
 
 use crate::{
-    models::{
-        access_logs::{self, LogIngest},
-        ingest_writer::IngestWriter,
-        log_follower::{FollowOptions, LogFollower, Summary},
+    ingestion::{
+        follower::{FollowOptions, LogFollower, Summary},
+        log_stream::{self, LogIngest},
+        writer::IngestWriter,
     },
     settings::Settings,
 };
@@ -53,10 +53,10 @@ pub async fn ingest_file(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    let source = access_logs::check_source(&source)
+    let source = log_stream::check_source(&source)
         .map_err(|m| Error::string(&format!("source: {m} ({USAGE})")))?;
     let settings = Settings::get(ctx);
-    let ingest = LogIngest::new(access_logs::rules(ctx)?, &settings.detection, source);
+    let ingest = LogIngest::new(log_stream::rules(ctx)?, &settings.detection, source);
     let writer: Arc<IngestWriter> = IngestWriter::get(ctx)?;
     let cid = format!("ingest_log:{}", uuid::Uuid::new_v4());
     LogFollower::new(path, ingest, writer, cid)?

@@ -1,7 +1,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::models::access_logs::{Counts, LineError};
+use crate::ingestion::log_stream::{Counts, LineError};
 
 /// One malformed line of an upload.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::models::{_entities::webhook_deliveries, severity::Severity, webhooks};
+use crate::models::{severity::Severity, webhook_deliveries, webhooks};
 
 fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
     t.with_timezone(&Utc)
@@ -87,7 +87,8 @@ impl From<&webhook_deliveries::Model> for DeliveryResponse {
             attempts: d.attempts,
             last_status_code: d.last_status_code,
             last_error: d.last_error.clone(),
-            next_attempt_at: (d.status == webhooks::PENDING).then(|| utc(&d.next_attempt_at)),
+            next_attempt_at: (d.status == webhook_deliveries::PENDING)
+                .then(|| utc(&d.next_attempt_at)),
             delivered_at: d.delivered_at.as_ref().map(utc),
             created_at: utc(&d.created_at),
         }

@@ -31,7 +31,10 @@ use uuid::Uuid;
 
 use super::fanout::Fanout;
 pub use crate::models::outbox_envelopes::{Claimed, Delivered};
-use crate::models::{outbox_envelopes, webhooks::Outgoing};
+use crate::models::{
+    outbox_envelopes,
+    webhook_deliveries::{self, Outgoing},
+};
 
 /// Envelopes per dispatch transaction.
 const BATCH: u64 = 500;
@@ -243,13 +246,13 @@ async fn mark_handed(
         })
         .collect();
     let ids: Vec<i64> = unmarked.iter().map(|u| u.0).collect();
-    let (_writer, txn) = crate::models::begin_write(db).await?;
+    let (_writer, txn) = crate::db::write::begin_write(db).await?;
     let mut hooked = 0;
     for (chunk, ids) in outgoing
         .chunks(BATCH as usize)
         .zip(ids.chunks(BATCH as usize))
     {
-        hooked += crate::models::webhooks::enqueue(&txn, chunk).await?;
+        hooked += webhook_deliveries::enqueue(&txn, chunk).await?;
         outbox_envelopes::Model::mark_delivered(&txn, ids).await?;
     }
     txn.commit().await?;
@@ -283,7 +286,7 @@ pub async fn dispatch_once(
         // Nothing to take: no need to queue for the write lock.
         return Ok(0);
     }
-    let (_writer, txn) = crate::models::begin_write(db).await?;
+    let (_writer, txn) = crate::db::write::begin_write(db).await?;
     let rows = outbox_envelopes::Model::claim_pending(&txn, BATCH, stale_before).await?;
     if rows.is_empty() {
         txn.rollback().await?;
@@ -299,7 +302,7 @@ pub async fn dispatch_once(
         })
         .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let hooked = crate::models::webhooks::enqueue(&txn, &outgoing).await?;
+    let hooked = webhook_deliveries::enqueue(&txn, &outgoing).await?;
     outbox_envelopes::Model::mark_delivered(&txn, &ids).await?;
     txn.commit().await?;
     if hooked > 0 {

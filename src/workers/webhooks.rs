@@ -25,7 +25,7 @@ use tokio_rustls::{
     TlsConnector,
 };
 
-use crate::{models::webhooks::Attempt, net::OutboundPolicy, settings::Settings};
+use crate::{models::webhook_deliveries::Attempt, net::OutboundPolicy, settings::Settings};
 
 /// Deliveries taken per sweep.
 const SWEEP_BATCH: u64 = 100;
@@ -134,7 +134,7 @@ impl Sweeper {
 /// # Errors
 /// Database or queue errors.
 pub async fn sweep_once(ctx: &AppContext, lease: chrono::Duration) -> Result<usize> {
-    let ids = crate::models::webhooks::claim_due(&ctx.db, SWEEP_BATCH, lease).await?;
+    let ids = crate::models::webhook_deliveries::claim_due(&ctx.db, SWEEP_BATCH, lease).await?;
     let n = ids.len();
     if n > 0 {
         WebhookDelivery::perform_all_later(

@@ -3,11 +3,13 @@
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
-use vigil::models::{
-    _entities::{alerts, events, outbox_envelopes},
-    events::NewEvent,
-    ingest_writer::IngestWriter,
-    severity::Severity,
+use vigil::{
+    ingestion::writer::IngestWriter,
+    models::{
+        _entities::{alerts, events, outbox_envelopes},
+        events::NewEvent,
+        severity::Severity,
+    },
 };
 
 fn event(source_ip: &str, severity: &str) -> NewEvent {

@@ -88,7 +88,7 @@ async fn a_write_transaction_that_reads_first_outlasts_another_writer() {
     // them alone.
     let first = envelope(&db, Some(uuid::Uuid::now_v7()), chrono::Duration::zero()).await;
 
-    let (writer, txn) = vigil::models::begin_write(&db).await.expect("begin");
+    let (writer, txn) = vigil::db::write::begin_write(&db).await.expect("begin");
     let read = outbox_envelopes::Entity::find_by_id(first)
         .one(&txn)
         .await

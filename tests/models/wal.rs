@@ -9,7 +9,11 @@ use chrono::Utc;
 use loco_rs::app::AppContext;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use serde_json::json;
-use vigil::models::{events::NewEvent, ingest_writer::IngestWriter, sqlite_write_lock, wal};
+use vigil::{
+    db::{wal, write::sqlite_write_lock},
+    ingestion::writer::IngestWriter,
+    models::events::NewEvent,
+};
 
 fn events(n: usize) -> Vec<NewEvent> {
     (0..n)

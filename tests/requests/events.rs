@@ -524,7 +524,7 @@ async fn concurrent_matching_events_open_exactly_one_alert() {
         let token = token_for(&request, &ctx, "alice", Role::Analyst).await;
         // 8 clients at once, 500 matching HIGH events each, through one
         // process's group-commit writer. Writers of several instances racing
-        // in the database: models::ingest_writer.
+        // in the database: ingestion::writer.
         let request = std::rc::Rc::new(request);
         let local = tokio::task::LocalSet::new();
         local

@@ -14,10 +14,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio::sync::watch;
 use vigil::{
     app::App,
-    models::{
-        _entities::{events, log_cursors, outbox_envelopes},
-        log_follower::{FollowOptions, Summary},
-    },
+    ingestion::follower::{FollowOptions, Summary},
+    models::_entities::{events, log_cursors, outbox_envelopes},
     tasks::ingest_log::ingest_file,
 };
 

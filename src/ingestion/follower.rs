@@ -34,11 +34,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::{
-    access_logs::{Counts, LineError, LogIngest},
-    ingest_writer::IngestWriter,
-    log_cursors::{self, Position},
+    log_stream::{Counts, LineError, LogIngest},
+    writer::IngestWriter,
 };
 use crate::detection::parse::MAX_LINE;
+use crate::models::log_cursors::{self, Position};
 
 /// Bytes read from the file at a time.
 const CHUNK: usize = 1 << 20;

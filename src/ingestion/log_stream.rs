@@ -11,9 +11,9 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use loco_rs::prelude::*;
 use serde_json::{json, Map};
 
-use super::{
+use super::writer::IngestWriter;
+use crate::models::{
     events::{NewEvent, MAX_FUTURE_SKEW_MINUTES},
-    ingest_writer::IngestWriter,
     log_cursors::Position,
     severity::Severity,
 };

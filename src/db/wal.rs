@@ -4,7 +4,7 @@
 //! log holds 1,000 pages: it copies them into the database file and syncs
 //! both, so every few rounds one of the ingestion writer's commits waited
 //! for two fsyncs (0.7 ms each on this VM) and the copy. Vigil's
-//! connections never checkpoint in `COMMIT` ([`connect`](crate::app) sets
+//! connections never checkpoint in `COMMIT` ([`connect`](super::connect) sets
 //! `wal_autocheckpoint = 0`); a task does, every [`EVERY`], on a pooled
 //! connection of its own (its own thread) while the writer goes on.
 //!
@@ -117,7 +117,7 @@ impl Checkpointer {
         // would meet the checkpoint's hold on the database's write lock:
         // the busy handler's sleeps, or at once "database is locked" for a
         // transaction that has read before it writes.
-        let _writers = super::sqlite_write_lock(db).await;
+        let _writers = super::write::sqlite_write_lock(db).await;
         let restarted = checkpoint(db, Mode::Restart).await?;
         if restarted.busy {
             tracing::warn!(

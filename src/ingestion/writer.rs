@@ -19,7 +19,7 @@ use std::{collections::HashSet, sync::Arc};
 use loco_rs::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
+use crate::models::{
     events::{Ingested, Model as Event, NewEvent},
     idempotency_keys::{self, Answer, IdempotentRequest},
     log_cursors::{self, Position},
@@ -317,7 +317,7 @@ async fn round(
             _ => together.push(job),
         }
     }
-    let _writer = super::sqlite_write_lock(db).await;
+    let _writer = crate::db::write::sqlite_write_lock(db).await;
     if together.len() == 1 {
         alone.insert(0, together.remove(0));
     }
@@ -363,7 +363,7 @@ async fn commit_together(
     feed: Option<&Feed>,
     state: &StorageState,
 ) -> Result<Vec<Reply>> {
-    let txn = super::begin_immediate(db).await?;
+    let txn = crate::db::write::begin_immediate(db).await?;
     // Idempotent requests answered since they were queued are replays.
     let mut replies: Vec<Option<Reply>> = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -428,7 +428,7 @@ async fn commit_alone(
             return Ok(Reply::Answer(answer));
         }
     }
-    let txn = super::begin_immediate(db).await?;
+    let txn = crate::db::write::begin_immediate(db).await?;
     let (mut stored, claimed) = Event::ingest(
         &txn,
         &[(job.items.as_slice(), job.correlation_id.as_str())],
