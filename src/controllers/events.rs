@@ -1,5 +1,5 @@
 //! Event ingestion (single and batch) and event listing.
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use chrono::Utc;
 use loco_rs::prelude::*;
 use serde_json::Value;
@@ -9,43 +9,28 @@ use crate::{
         CorrelationId, CurrentUser, JsonBody, JsonItems, PageParams, QueryPairs,
     },
     errors::ApiResult,
-    errors::{ApiError, ErrorBody, FieldErrors},
+    errors::{ApiError, ErrorBody},
     ingestion::writer::IngestWriter,
     models::api_keys::Scope,
     models::{
-        events::{self, Ingested, NewEvent},
-        idempotency_keys::{Answer, IdempotentRequest},
+        events::{self, NewEvent},
+        idempotency_keys::{IdempotentRequest, StoredAnswer},
         listing::{ListQuery, Resource},
         users::Role,
     },
     views::{
-        alerts::AlertResponse,
-        events::{BatchItem, BatchResponse, EventResponse, IngestResponse},
+        events::{BatchResponse, EventResponse, IngestAnswer, IngestResponse, RefusedItem},
         pagination::Page,
     },
 };
 
 pub const MAX_BATCH: usize = 1_000;
 
-fn ingest_view(item: &Ingested) -> IngestResponse {
-    IngestResponse {
-        event: EventResponse::from(&item.event),
-        alert: item.alert.as_ref().map(AlertResponse::from),
-    }
-}
-
-fn answer(status: StatusCode, body: &impl serde::Serialize) -> Answer {
-    (
-        status.as_u16(),
-        serde_json::to_string(body).unwrap_or_default(),
-    )
-}
-
-fn respond((status, body): Answer) -> ApiResult {
+fn respond(answer: StoredAnswer) -> ApiResult {
     Response::builder()
-        .status(status)
+        .status(answer.status)
         .header(axum::http::header::CONTENT_TYPE, "application/json")
-        .body(axum::body::Body::from(body))
+        .body(axum::body::Body::from(answer.body))
         .map_err(|e| Error::string(&e.to_string()).into())
 }
 
@@ -100,12 +85,7 @@ async fn create(
     let event = NewEvent::parse(&body, Utc::now()).map_err(ApiError::validation)?;
     let idem = idempotency(&headers, &user.principal_id(), &body)?;
     let stored = IngestWriter::get(&ctx)?
-        .record(&ctx.db, vec![event], &cid, idem, |done| {
-            match done.first() {
-                Some(item) => answer(StatusCode::CREATED, &ingest_view(item)),
-                None => answer(StatusCode::INTERNAL_SERVER_ERROR, &Value::Null),
-            }
-        })
+        .submit_request(&ctx.db, vec![event], &cid, idem, IngestAnswer::Event)
         .await?;
     respond(stored)
 }
@@ -152,51 +132,20 @@ async fn batch(
     };
     let now = Utc::now();
     let mut valid = Vec::with_capacity(items.len());
-    let mut refused: Vec<(usize, FieldErrors)> = Vec::new();
-    let mut valid_index = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
+    let mut refused = Vec::new();
+    let mut stored_at = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
         match NewEvent::parse(&item, now) {
             Ok(e) => {
                 valid.push(e);
-                valid_index.push(i);
+                stored_at.push(index);
             }
-            Err(errors) => refused.push((i, errors)),
+            Err(errors) => refused.push(RefusedItem { index, errors }),
         }
     }
-    let writer = IngestWriter::get(&ctx)?;
-    let stored = writer
-        .record(&ctx.db, valid, &cid, idem, move |done| {
-            let mut results: Vec<BatchItem> = done
-                .iter()
-                .zip(&valid_index)
-                .map(|(item, &index)| BatchItem {
-                    index,
-                    status: 201,
-                    event: Some(ingest_view(item)),
-                    errors: None,
-                })
-                .chain(refused.iter().map(|(index, errors)| BatchItem {
-                    index: *index,
-                    status: 400,
-                    event: None,
-                    errors: Some(errors.clone()),
-                }))
-                .collect();
-            results.sort_by_key(|r| r.index);
-            let status = if refused.is_empty() {
-                StatusCode::CREATED
-            } else {
-                StatusCode::MULTI_STATUS
-            };
-            answer(
-                status,
-                &BatchResponse {
-                    stored: done.len(),
-                    failed: refused.len(),
-                    results,
-                },
-            )
-        })
+    let answer = IngestAnswer::Batch { stored_at, refused };
+    let stored = IngestWriter::get(&ctx)?
+        .submit_request(&ctx.db, valid, &cid, idem, answer)
         .await?;
     respond(stored)
 }

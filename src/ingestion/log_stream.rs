@@ -196,7 +196,9 @@ impl LogIngest {
         // On an error the stream stops; a followed file resumes from the
         // position saved with the last stored batch, so nothing is lost.
         let items = std::mem::take(&mut self.pending);
-        let stored = writer.store(items, correlation_id, position).await?;
+        let stored = writer
+            .submit_log_batch(items, correlation_id, position)
+            .await?;
         self.counts.events += stored.len() as u64;
         for item in &stored {
             if let Some(alert) = &item.alert {

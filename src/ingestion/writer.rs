@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::models::{
     events::{Ingested, Model as Event, NewEvent},
-    idempotency_keys::{self, Answer, IdempotentRequest},
+    idempotency_keys::{self, IdempotentRequest, StoredAnswer},
     log_cursors::{self, Position},
     outbox_envelopes::Claimed,
     severity::Severity,
@@ -29,6 +29,7 @@ use crate::models::{
 use crate::{
     db::storage::{self, StorageState},
     errors::db_error,
+    views::events::IngestAnswer,
     workers::dispatcher::Feed,
 };
 
@@ -42,23 +43,27 @@ const MAX_ROUND_EVENTS: usize = 1_000;
 /// Requests waiting for the writer before senders wait in turn.
 const QUEUE: usize = 1_024;
 
-/// Turns a request's stored events into its answer (status and body).
-pub type Render = Arc<dyn Fn(&[Ingested]) -> Answer + Send + Sync>;
+/// An idempotent request: its key, and how its answer is made from its
+/// stored events (rendered and stored in the same transaction).
+pub struct Idempotency {
+    pub request: IdempotentRequest,
+    pub answer: IngestAnswer,
+}
 
 struct Job {
     items: Vec<NewEvent>,
     correlation_id: String,
-    idempotency: Option<IdempotentRequest>,
+    idempotency: Option<Idempotency>,
     /// A log file's read position, saved with these events.
     position: Option<Position>,
-    render: Render,
-    done: oneshot::Sender<Result<Reply>>,
+    done: oneshot::Sender<Result<Done>>,
 }
 
-enum Reply {
-    /// The answer, already rendered (idempotent requests store it).
-    Answer(Answer),
-    /// The stored events; the request renders its own answer.
+/// What became of a job.
+enum Done {
+    /// An idempotent request's answer: made now, or stored by its first try.
+    Answered(StoredAnswer),
+    /// The stored events (the caller makes its own answer, if any).
     Stored(Vec<Ingested>),
 }
 
@@ -148,61 +153,59 @@ impl IngestWriter {
             .ok_or_else(|| Error::string("ingestion writer not started"))
     }
 
-    /// Stores `items` (events, alerts, history, envelopes) and answers with
-    /// `render`'s body. With an idempotency key, a retry gets the stored
-    /// first answer and stores nothing; the answer is stored in the same
-    /// transaction as the events, so a crash cannot separate them.
+    /// Stores a request's `items` (events, alerts, history, envelopes) and
+    /// returns its `answer`. With an idempotency key, a retry gets the
+    /// stored first answer and stores nothing; the answer is stored in the
+    /// same transaction as the events, so a crash cannot separate them.
     ///
     /// # Errors
     /// 422 for a reused key with another body; database errors.
-    pub async fn record<R>(
+    pub async fn submit_request(
         &self,
         db: &DatabaseConnection,
         items: Vec<NewEvent>,
         correlation_id: &str,
-        idempotency: Option<IdempotentRequest>,
-        render: R,
-    ) -> Result<Answer>
-    where
-        R: Fn(&[Ingested]) -> Answer + Send + Sync + 'static,
-    {
-        if let Some(req) = &idempotency {
-            if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
-                return Ok(answer);
-            }
+        key: Option<IdempotentRequest>,
+        answer: IngestAnswer,
+    ) -> Result<StoredAnswer> {
+        let Some(request) = key else {
+            let done = self.submit(items, correlation_id, None, None).await?;
+            return Ok(match done {
+                Done::Stored(ingested) => answer.render(&ingested),
+                Done::Answered(stored) => stored,
+            });
+        };
+        if let Some(stored) = idempotency_keys::Model::replay(db, &request).await? {
+            return Ok(stored);
         }
-        let render: Render = Arc::new(render);
-        let job_render = render.clone();
+        let idempotency = Idempotency { request, answer };
         match self
-            .submit(items, correlation_id, idempotency, None, job_render)
+            .submit(items, correlation_id, Some(idempotency), None)
             .await?
         {
-            Reply::Answer(answer) => Ok(answer),
-            Reply::Stored(ingested) => Ok(render(&ingested)),
+            Done::Answered(stored) => Ok(stored),
+            // Not reached: a job with a key is always answered.
+            Done::Stored(_) => Err(Error::string("an idempotent request went unanswered")),
         }
     }
 
-    /// Stores `items` as [`Self::record`] does (no idempotency key) and
-    /// returns them; with `position`, also saves that log-file position in
-    /// the same transaction, so the position and the events of the lines
-    /// before it are stored together or not at all.
+    /// Stores a log batch's `items` and returns them; with `position`, also
+    /// saves that log-file position in the same transaction, so the
+    /// position and the events of the lines before it are stored together
+    /// or not at all.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn store(
+    pub async fn submit_log_batch(
         &self,
         items: Vec<NewEvent>,
         correlation_id: &str,
         position: Option<Position>,
     ) -> Result<Vec<Ingested>> {
-        // Without an idempotency key the writer never renders.
-        let render: Render = Arc::new(|_| (500, String::new()));
-        match self
-            .submit(items, correlation_id, None, position, render)
-            .await?
-        {
-            Reply::Stored(ingested) => Ok(ingested),
-            Reply::Answer(_) => Err(Error::string("unexpected stored answer")),
+        match self.submit(items, correlation_id, None, position).await? {
+            Done::Stored(ingested) => Ok(ingested),
+            // Not reached: without a key nothing is answered in the writer.
+            Done::Answered(_) => Err(Error::string("a log batch got a stored answer")),
         }
     }
 
@@ -210,17 +213,15 @@ impl IngestWriter {
         &self,
         items: Vec<NewEvent>,
         correlation_id: &str,
-        idempotency: Option<IdempotentRequest>,
+        idempotency: Option<Idempotency>,
         position: Option<Position>,
-        render: Render,
-    ) -> Result<Reply> {
+    ) -> Result<Done> {
         let (done, reply) = oneshot::channel();
         let job = Job {
             items,
             correlation_id: correlation_id.to_string(),
             idempotency,
             position,
-            render,
             done,
         };
         let stopped = || Error::string("the ingestion writer has stopped");
@@ -291,7 +292,7 @@ async fn probe(
 
 /// Notes a failed commit attempt in the writer's storage state (a
 /// successful one is noted where it commits, only when it wrote).
-fn note(state: &StorageState, result: &Result<Reply>) {
+fn note(state: &StorageState, result: &Result<Done>) {
     if let Err(err) = result {
         if let Some(db) = db_error(err) {
             state.failed(db);
@@ -313,7 +314,11 @@ async fn round(
     let (mut together, mut alone) = (Vec::with_capacity(jobs.len()), Vec::new());
     for job in jobs {
         match &job.idempotency {
-            Some(req) if !seen.insert((req.principal.clone(), req.key.clone())) => alone.push(job),
+            Some(Idempotency { request, .. })
+                if !seen.insert((request.principal.clone(), request.key.clone())) =>
+            {
+                alone.push(job);
+            }
             _ => together.push(job),
         }
     }
@@ -362,16 +367,16 @@ async fn commit_together(
     jobs: &[Job],
     feed: Option<&Feed>,
     state: &StorageState,
-) -> Result<Vec<Reply>> {
+) -> Result<Vec<Done>> {
     let txn = crate::db::write::begin_immediate(db).await?;
     // Idempotent requests answered since they were queued are replays.
-    let mut replies: Vec<Option<Reply>> = Vec::with_capacity(jobs.len());
+    let mut replies: Vec<Option<Done>> = Vec::with_capacity(jobs.len());
     for job in jobs {
         let replay = match &job.idempotency {
-            Some(req) => idempotency_keys::Model::replay(&txn, req).await?,
+            Some(idem) => idempotency_keys::Model::replay(&txn, &idem.request).await?,
             None => None,
         };
-        replies.push(replay.map(Reply::Answer));
+        replies.push(replay.map(Done::Answered));
     }
     let fresh: Vec<&Job> = jobs
         .iter()
@@ -397,15 +402,15 @@ async fn commit_together(
         }
         let ingested = stored.next().unwrap_or_default();
         *reply = Some(match &job.idempotency {
-            Some(req) => {
-                let answer = (job.render)(&ingested);
-                if !idempotency_keys::Model::store(&txn, req, &answer).await? {
+            Some(idem) => {
+                let answer = idem.answer.render(&ingested);
+                if !idempotency_keys::Model::store(&txn, &idem.request, &answer).await? {
                     txn.rollback().await?;
                     return Err(Error::string("idempotency key stored concurrently"));
                 }
-                Reply::Answer(answer)
+                Done::Answered(answer)
             }
-            None => Reply::Stored(ingested),
+            None => Done::Stored(ingested),
         });
     }
     txn.commit().await?;
@@ -422,10 +427,10 @@ async fn commit_alone(
     job: &Job,
     feed: Option<&Feed>,
     state: &StorageState,
-) -> Result<Reply> {
-    if let Some(req) = &job.idempotency {
-        if let Some(answer) = idempotency_keys::Model::replay(db, req).await? {
-            return Ok(Reply::Answer(answer));
+) -> Result<Done> {
+    if let Some(idem) = &job.idempotency {
+        if let Some(answer) = idempotency_keys::Model::replay(db, &idem.request).await? {
+            return Ok(Done::Answered(answer));
         }
     }
     let txn = crate::db::write::begin_immediate(db).await?;
@@ -441,26 +446,26 @@ async fn commit_alone(
         log_cursors::Model::save(&txn, position).await?;
     }
     let wrote = !job.items.is_empty();
-    let Some(req) = &job.idempotency else {
+    let Some(idem) = &job.idempotency else {
         txn.commit().await?;
         if wrote {
             state.succeeded();
         }
         committed(feed, claimed);
-        return Ok(Reply::Stored(ingested));
+        return Ok(Done::Stored(ingested));
     };
-    let answer = (job.render)(&ingested);
-    if !idempotency_keys::Model::store(&txn, req, &answer).await? {
+    let answer = idem.answer.render(&ingested);
+    if !idempotency_keys::Model::store(&txn, &idem.request, &answer).await? {
         // A concurrent retry won: drop ours, answer with theirs.
         txn.rollback().await?;
-        return idempotency_keys::Model::replay(db, req)
+        return idempotency_keys::Model::replay(db, &idem.request)
             .await?
-            .map(Reply::Answer)
+            .map(Done::Answered)
             .ok_or_else(|| Error::string("idempotency key vanished"));
     }
     txn.commit().await?;
     // The stored answer is a write even without events.
     state.succeeded();
     committed(feed, claimed);
-    Ok(Reply::Answer(answer))
+    Ok(Done::Answered(answer))
 }

@@ -3,7 +3,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, SubsecRound, Utc};
 use loco_rs::prelude::*;
 use sea_orm::{FromQueryResult, Order, Select, SqlErr};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use super::_entities::alerts::{self, ActiveModel, Column, Entity, Model};
@@ -16,9 +18,65 @@ use super::{
     severity::Severity,
     tallies,
 };
-use crate::{db::bulk, errors::ApiError, views::alerts::AlertResponse};
+use crate::{db::bulk, errors::ApiError};
 
 impl ActiveModelBehavior for ActiveModel {}
+
+// The alert's wire form, defined once, below the outbox that stores it in
+// the change's transaction: the REST API (`views::alerts::AlertResponse`),
+// the live feed and webhook envelopes all show this.
+/// An alert: one attack, however many events it took.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AlertResponse)]
+pub struct AlertSnapshot {
+    pub id: String,
+    #[schema(example = "port_scan on fw-edge-01 from 203.0.113.7")]
+    pub title: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub source: String,
+    pub event_type: String,
+    pub source_ip: Option<String>,
+    /// How many events joined this alert.
+    pub occurrences: i64,
+    pub first_seen: chrono::DateTime<Utc>,
+    pub last_seen: chrono::DateTime<Utc>,
+    /// Id of the event that opened the alert.
+    pub event: String,
+    /// Fingerprint (SHA-256 of `dedup_key`, else of source, event type and source IP).
+    pub fingerprint: String,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+    pub acknowledged_at: Option<chrono::DateTime<Utc>>,
+    pub resolved_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl From<&Model> for AlertSnapshot {
+    fn from(a: &Model) -> Self {
+        Self {
+            id: a.pid.to_string(),
+            title: a.title.clone(),
+            severity: a.severity(),
+            status: a.status(),
+            source: a.source.clone(),
+            event_type: a.event_type.clone(),
+            source_ip: a.source_ip.clone(),
+            occurrences: a.occurrences,
+            first_seen: a.first_seen.with_timezone(&Utc),
+            last_seen: a.last_seen.with_timezone(&Utc),
+            event: a.event_pid.to_string(),
+            fingerprint: a.fingerprint.clone(),
+            assignee: a.assignee.clone(),
+            tags: a.tags(),
+            created_at: a.created_at.with_timezone(&Utc),
+            updated_at: a.updated_at.with_timezone(&Utc),
+            acknowledged_at: a.acknowledged_at.map(|t| t.with_timezone(&Utc)),
+            resolved_at: a.resolved_at.map(|t| t.with_timezone(&Utc)),
+        }
+    }
+}
 
 /// The promoted events of one fingerprint in one transaction.
 #[derive(Debug)]
@@ -198,7 +256,7 @@ impl Model {
     }
 
     fn payload(&self) -> Value {
-        serde_json::to_value(AlertResponse::from(self)).unwrap_or(Value::Null)
+        serde_json::to_value(AlertSnapshot::from(self)).unwrap_or(Value::Null)
     }
 
     /// Creates or joins the open alert of each fingerprint in `groups`, in

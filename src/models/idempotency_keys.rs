@@ -30,8 +30,13 @@ impl IdempotentRequest {
     }
 }
 
-/// A stored answer: status code and JSON body.
-pub type Answer = (u16, String);
+/// An answer kept for retries: the status code and JSON body the first
+/// request got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub body: String,
+}
 
 impl Model {
     /// The stored answer for this key, if the same request was seen before.
@@ -41,7 +46,7 @@ impl Model {
     pub async fn replay<C: ConnectionTrait>(
         db: &C,
         req: &IdempotentRequest,
-    ) -> Result<Option<Answer>> {
+    ) -> Result<Option<StoredAnswer>> {
         let row = Entity::find()
             .filter(Column::Principal.eq(&req.principal))
             .filter(Column::Key.eq(&req.key))
@@ -49,10 +54,10 @@ impl Model {
             .await?;
         match row {
             None => Ok(None),
-            Some(row) if row.request_hash == req.request_hash => Ok(Some((
-                u16::try_from(row.status_code).unwrap_or(200),
-                row.response,
-            ))),
+            Some(row) if row.request_hash == req.request_hash => Ok(Some(StoredAnswer {
+                status: u16::try_from(row.status_code).unwrap_or(200),
+                body: row.response,
+            })),
             Some(_) => Err(ApiError::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -70,15 +75,15 @@ impl Model {
     pub async fn store<C: ConnectionTrait>(
         db: &C,
         req: &IdempotentRequest,
-        answer: &Answer,
+        answer: &StoredAnswer,
     ) -> Result<bool> {
         let now = Utc::now();
         let res = ActiveModel {
             principal: ActiveValue::set(req.principal.clone()),
             key: ActiveValue::set(req.key.clone()),
             request_hash: ActiveValue::set(req.request_hash.clone()),
-            status_code: ActiveValue::set(i16::try_from(answer.0).unwrap_or(200)),
-            response: ActiveValue::set(answer.1.clone()),
+            status_code: ActiveValue::set(i16::try_from(answer.status).unwrap_or(200)),
+            response: ActiveValue::set(answer.body.clone()),
             created_at: ActiveValue::set(now.into()),
             updated_at: ActiveValue::set(now.into()),
             ..Default::default()

@@ -148,7 +148,7 @@ impl Model {
     /// Appends envelopes in the given order. With `claimed_by` (the id of
     /// this process's dispatcher) they are claimed for it and returned, ready
     /// to publish once the caller's transaction commits (see
-    /// [`crate::workers::dispatcher::Feed::hand_off`]); without, nothing is
+    /// the dispatcher's hand-off); without, nothing is
     /// returned and the polling dispatcher finds them.
     ///
     /// # Errors

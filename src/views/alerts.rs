@@ -3,59 +3,11 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::models::{alert_histories, alert_status::AlertStatus, alerts, severity::Severity};
+use crate::models::alert_histories;
 
-/// An alert: one attack, however many events it took.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AlertResponse {
-    pub id: String,
-    #[schema(example = "port_scan on fw-edge-01 from 203.0.113.7")]
-    pub title: String,
-    pub severity: Severity,
-    pub status: AlertStatus,
-    pub source: String,
-    pub event_type: String,
-    pub source_ip: Option<String>,
-    /// How many events joined this alert.
-    pub occurrences: i64,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    /// Id of the event that opened the alert.
-    pub event: String,
-    /// Fingerprint (SHA-256 of `dedup_key`, else of source, event type and source IP).
-    pub fingerprint: String,
-    pub assignee: Option<String>,
-    pub tags: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-}
-
-impl From<&alerts::Model> for AlertResponse {
-    fn from(a: &alerts::Model) -> Self {
-        Self {
-            id: a.pid.to_string(),
-            title: a.title.clone(),
-            severity: a.severity(),
-            status: a.status(),
-            source: a.source.clone(),
-            event_type: a.event_type.clone(),
-            source_ip: a.source_ip.clone(),
-            occurrences: a.occurrences,
-            first_seen: a.first_seen.with_timezone(&Utc),
-            last_seen: a.last_seen.with_timezone(&Utc),
-            event: a.event_pid.to_string(),
-            fingerprint: a.fingerprint.clone(),
-            assignee: a.assignee.clone(),
-            tags: a.tags(),
-            created_at: a.created_at.with_timezone(&Utc),
-            updated_at: a.updated_at.with_timezone(&Utc),
-            acknowledged_at: a.acknowledged_at.map(|t| t.with_timezone(&Utc)),
-            resolved_at: a.resolved_at.map(|t| t.with_timezone(&Utc)),
-        }
-    }
-}
+/// An alert as the API, the live feed and webhooks show it: defined with
+/// the alert (the outbox stores it inside the change's transaction).
+pub use crate::models::alerts::AlertSnapshot as AlertResponse;
 
 /// One line of an alert's history.
 #[derive(Debug, Serialize, ToSchema)]

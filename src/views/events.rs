@@ -4,7 +4,14 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::alerts::AlertResponse;
-use crate::models::{events, severity::Severity};
+use crate::{
+    errors::FieldErrors,
+    models::{
+        events::{self, Ingested},
+        idempotency_keys::StoredAnswer,
+        severity::Severity,
+    },
+};
 
 /// A stored event. Text is returned exactly as it was sent.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -50,6 +57,85 @@ pub struct IngestResponse {
     pub event: EventResponse,
     /// The alert this event created or joined; null below the threshold.
     pub alert: Option<AlertResponse>,
+}
+
+impl From<&Ingested> for IngestResponse {
+    fn from(item: &Ingested) -> Self {
+        Self {
+            event: EventResponse::from(&item.event),
+            alert: item.alert.as_ref().map(AlertResponse::from),
+        }
+    }
+}
+
+/// A batch item refused before storage: its index and field errors.
+#[derive(Debug, Clone)]
+pub struct RefusedItem {
+    pub index: usize,
+    pub errors: FieldErrors,
+}
+
+fn json(status: u16, body: &impl Serialize) -> StoredAnswer {
+    StoredAnswer {
+        status,
+        body: serde_json::to_string(body).unwrap_or_default(),
+    }
+}
+
+/// How an ingestion request's answer is made from its stored events: data
+/// the ingestion writer carries, so an idempotent request's answer is made
+/// and stored in the transaction that stores its events.
+#[derive(Debug, Clone)]
+pub enum IngestAnswer {
+    /// `POST /api/events`: 201 with the event and its alert.
+    Event,
+    /// `POST /api/events/batch`: each stored event at its index in the
+    /// request, beside the refused ones; 201, or 207 when any was refused.
+    Batch {
+        stored_at: Vec<usize>,
+        refused: Vec<RefusedItem>,
+    },
+}
+
+impl IngestAnswer {
+    /// The status and body for `done`, the request's stored events.
+    #[must_use]
+    pub fn render(&self, done: &[Ingested]) -> StoredAnswer {
+        match self {
+            Self::Event => match done.first() {
+                Some(item) => json(201, &IngestResponse::from(item)),
+                None => json(500, &Value::Null),
+            },
+            Self::Batch { stored_at, refused } => {
+                let mut results: Vec<BatchItem> = done
+                    .iter()
+                    .zip(stored_at)
+                    .map(|(item, &index)| BatchItem {
+                        index,
+                        status: 201,
+                        event: Some(IngestResponse::from(item)),
+                        errors: None,
+                    })
+                    .chain(refused.iter().map(|r| BatchItem {
+                        index: r.index,
+                        status: 400,
+                        event: None,
+                        errors: Some(r.errors.clone()),
+                    }))
+                    .collect();
+                results.sort_by_key(|r| r.index);
+                let status = if refused.is_empty() { 201 } else { 207 };
+                json(
+                    status,
+                    &BatchResponse {
+                        stored: done.len(),
+                        failed: refused.len(),
+                        results,
+                    },
+                )
+            }
+        }
+    }
 }
 
 /// One item of a batch: stored (201) or refused (400) with its field errors.

@@ -10,6 +10,7 @@ use vigil::{
         events::NewEvent,
         severity::Severity,
     },
+    views::events::IngestAnswer,
 };
 
 fn event(source_ip: &str, severity: &str) -> NewEvent {
@@ -45,17 +46,21 @@ async fn writers_sharing_a_database_keep_one_open_alert_per_fingerprint() {
                         event(if i % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" }, sev)
                     })
                     .collect();
-                w.record(&db, items, "test", None, |done| {
-                    (201, done.len().to_string())
-                })
-                .await
+                let answer = IngestAnswer::Batch {
+                    stored_at: (0..items.len()).collect(),
+                    refused: Vec::new(),
+                };
+                w.submit_request(&db, items, "test", None, answer).await
             }
         })
     });
     let answers = futures_util::future::join_all(requests).await;
     assert_eq!(answers.len(), 100);
     for a in answers {
-        assert_eq!(a.expect("stored"), (201, "10".to_string()));
+        let answer = a.expect("stored");
+        assert_eq!(answer.status, 201);
+        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["stored"], 10, "{body}");
     }
 
     let all = alerts::Entity::find().all(&db).await.unwrap();

@@ -84,7 +84,10 @@ async fn the_server_checkpoints_the_log_that_its_commits_leave_alone() {
     let before = std::fs::metadata(&path).unwrap().len();
 
     for _ in 0..4 {
-        let stored = writer.store(events(500), "test", None).await.unwrap();
+        let stored = writer
+            .submit_log_batch(events(500), "test", None)
+            .await
+            .unwrap();
         assert_eq!(stored.len(), 500);
     }
     // Commits write the log only; the database file grows once the task
@@ -108,7 +111,10 @@ async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_no
     let Some((_app, ctx, writer)) = sqlite_app().await else {
         return;
     };
-    writer.store(events(200), "test", None).await.unwrap();
+    writer
+        .submit_log_batch(events(200), "test", None)
+        .await
+        .unwrap();
 
     let writing = sqlite_write_lock(&ctx.db).await;
     // Below the restart length: passive only, done while a writer works.
@@ -138,7 +144,10 @@ async fn a_restarting_checkpoint_waits_for_the_writers_and_a_passive_one_does_no
     assert_eq!(restarted.checkpointed, restarted.log);
 
     // The next commit writes the log from its beginning.
-    writer.store(events(1), "test", None).await.unwrap();
+    writer
+        .submit_log_batch(events(1), "test", None)
+        .await
+        .unwrap();
     let after = wal::checkpoint(&ctx.db, wal::Mode::Passive).await.unwrap();
     assert!(
         after.log < restarted.log,
@@ -154,7 +163,10 @@ async fn a_restart_gives_up_and_lets_the_writers_go_while_a_reader_stays_in_the_
     let Some((_app, ctx, writer)) = sqlite_app().await else {
         return;
     };
-    writer.store(events(50), "test", None).await.unwrap();
+    writer
+        .submit_log_batch(events(50), "test", None)
+        .await
+        .unwrap();
     // A reader whose snapshot is in the log (as a backup would hold one).
     let reader = ctx.db.begin().await.unwrap();
     reader
@@ -164,7 +176,10 @@ async fn a_restart_gives_up_and_lets_the_writers_go_while_a_reader_stays_in_the_
         ))
         .await
         .unwrap();
-    writer.store(events(50), "test", None).await.unwrap();
+    writer
+        .submit_log_batch(events(50), "test", None)
+        .await
+        .unwrap();
 
     // A connection as the task has: it waits RESTART_WAIT for readers.
     let mut opts = sea_orm::ConnectOptions::new(ctx.config.database.uri.clone());
@@ -195,7 +210,7 @@ async fn a_restart_gives_up_and_lets_the_writers_go_while_a_reader_stays_in_the_
     // The writers were let go.
     let stored = tokio::time::timeout(
         Duration::from_secs(5),
-        writer.store(events(1), "test", None),
+        writer.submit_log_batch(events(1), "test", None),
     )
     .await
     .expect("the writer is not held back")
