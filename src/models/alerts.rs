@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use loco_rs::prelude::*;
-use sea_orm::{FromQueryResult, Order, Select, SqlErr};
+use sea_orm::{DbBackend, FromQueryResult, Order, Select, SqlErr};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -76,6 +76,27 @@ impl From<&Model> for AlertSnapshot {
             resolved_at: a.resolved_at.map(|t| t.with_timezone(&Utc)),
         }
     }
+}
+
+/// Alerts whose `tags` (a JSON array of strings) hold any of `tags`.
+fn tagged_any(tags: &[String], backend: DbBackend) -> sea_orm::sea_query::SimpleExpr {
+    let (elements, marks) = match backend {
+        DbBackend::Postgres => (
+            r#"json_array_elements_text("alerts"."tags") AS t(value)"#,
+            (1..=tags.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>(),
+        ),
+        _ => (
+            r#"json_each("alerts"."tags") AS t"#,
+            vec!["?".to_string(); tags.len()],
+        ),
+    };
+    let marks = marks.join(", ");
+    Expr::cust_with_values(
+        format!("EXISTS (SELECT 1 FROM {elements} WHERE t.value IN ({marks}))"),
+        tags.iter().cloned(),
+    )
 }
 
 /// The promoted events of one fingerprint in one transaction.
@@ -333,45 +354,49 @@ impl Model {
 
     /// The alerts matching `q`'s filters, in `q`'s order.
     #[must_use]
-    pub fn query(q: &ListQuery) -> Select<Entity> {
+    pub fn query(q: &ListQuery, backend: DbBackend) -> Select<Entity> {
         let order = if q.ordering.descending {
             Order::Desc
         } else {
             Order::Asc
         };
         let col = Self::sort_column(q.ordering.key);
-        Self::filtered(q)
+        Self::filtered(q, backend)
             .order_by(col, order.clone())
             .order_by(Column::Id, order)
     }
 
     /// The alerts matching `q`'s filters, unordered.
     #[must_use]
-    pub fn filtered(q: &ListQuery) -> Select<Entity> {
+    pub fn filtered(q: &ListQuery, backend: DbBackend) -> Select<Entity> {
+        let f = &q.filters;
         let mut sel = Entity::find();
         if !q.status.is_empty() {
             sel = sel.filter(Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
         }
-        if !q.severity.is_empty() {
-            sel = sel.filter(Column::SeverityRank.is_in(q.severity.iter().map(|s| s.rank())));
+        if !f.severity.is_empty() {
+            sel = sel.filter(Column::SeverityRank.is_in(f.severity.iter().map(|s| s.rank())));
         }
         for (col, vals) in [
-            (Column::Source, &q.source),
-            (Column::EventType, &q.event_type),
-            (Column::SourceIp, &q.source_ip),
-            (Column::Assignee, &q.assignee),
+            (Column::Source, &f.source),
+            (Column::EventType, &f.event_type),
+            (Column::SourceIp, &f.source_ip),
+            (Column::Assignee, &f.assignee),
         ] {
             if !vals.is_empty() {
                 sel = sel.filter(col.is_in(vals.iter().cloned()));
             }
         }
-        if let Some(since) = q.since {
+        if let Some(since) = f.since {
             sel = sel.filter(Column::CreatedAt.gte(since.fixed_offset()));
         }
-        if let Some(until) = q.until {
+        if let Some(until) = f.until {
             sel = sel.filter(Column::CreatedAt.lte(until.fixed_offset()));
         }
-        if let Some(text) = &q.search {
+        if !f.tag.is_empty() {
+            sel = sel.filter(tagged_any(&f.tag, backend));
+        }
+        if let Some(text) = &f.search {
             // SPEC §5: source, event type, title, and the description of
             // the event that opened the alert.
             use sea_orm::sea_query::{Func, LikeExpr, Query};
@@ -439,7 +464,7 @@ impl Model {
     ) -> ModelResult<Listed<Self>> {
         let cols = (Self::sort_column(q.ordering.key), Column::Id);
         let key = q.ordering.key;
-        let sel = Self::query(q);
+        let sel = Self::query(q, db.get_database_backend());
         // Unfiltered, or filtered by status alone: the per-status tallies.
         let tally = q.is_unfiltered_but_status().then(|| {
             let statuses = if q.status.is_empty() {
@@ -475,7 +500,7 @@ impl Model {
         after_id: i64,
         limit: u64,
     ) -> ModelResult<Vec<Self>> {
-        Ok(Self::filtered(q)
+        Ok(Self::filtered(q, db.get_database_backend())
             .filter(Column::Id.gt(after_id))
             .order_by_asc(Column::Id)
             .limit(limit)

@@ -503,26 +503,27 @@ impl Model {
     /// The events matching `q` (`since`/`until` apply to `occurred_at`).
     #[must_use]
     pub fn query(q: &ListQuery) -> Select<Entity> {
+        let f = &q.filters;
         let mut sel = Entity::find();
-        if !q.severity.is_empty() {
-            sel = sel.filter(Column::SeverityRank.is_in(q.severity.iter().map(|s| s.rank())));
+        if !f.severity.is_empty() {
+            sel = sel.filter(Column::SeverityRank.is_in(f.severity.iter().map(|s| s.rank())));
         }
         for (col, vals) in [
-            (Column::Source, &q.source),
-            (Column::EventType, &q.event_type),
-            (Column::SourceIp, &q.source_ip),
+            (Column::Source, &f.source),
+            (Column::EventType, &f.event_type),
+            (Column::SourceIp, &f.source_ip),
         ] {
             if !vals.is_empty() {
                 sel = sel.filter(col.is_in(vals.iter().cloned()));
             }
         }
-        if let Some(since) = q.since {
+        if let Some(since) = f.since {
             sel = sel.filter(Column::OccurredAt.gte(since.fixed_offset()));
         }
-        if let Some(until) = q.until {
+        if let Some(until) = f.until {
             sel = sel.filter(Column::OccurredAt.lte(until.fixed_offset()));
         }
-        if let Some(text) = &q.search {
+        if let Some(text) = &f.search {
             sel = sel.filter(search_any::<Entity, _>(
                 &[Column::Source, Column::EventType, Column::Description],
                 text,

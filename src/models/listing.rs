@@ -83,18 +83,30 @@ impl Default for Ordering {
     }
 }
 
-/// Parsed filters. Each `Vec` is an OR of values; empty means "any".
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub status: Vec<AlertStatus>,
+/// A list's filters other than `status`. Each `Vec` is an OR of values;
+/// empty means "any". `Default` is "no filter": only a list whose filters
+/// equal it may report a tallied `count`, so a filter added here can never
+/// be counted as if it were absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
     pub severity: Vec<Severity>,
     pub source: Vec<String>,
     pub event_type: Vec<String>,
     pub source_ip: Vec<String>,
     pub assignee: Vec<String>,
+    /// Alerts carrying any of these tags.
+    pub tag: Vec<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub search: Option<String>,
+}
+
+/// Parsed list parameters: `status` (which the alert tallies count by),
+/// the other filters, and the order.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Vec<AlertStatus>,
+    pub filters: Filters,
     pub ordering: Ordering,
 }
 
@@ -102,14 +114,7 @@ impl ListQuery {
     /// No filter but (perhaps) `status`, and no search.
     #[must_use]
     pub fn is_unfiltered_but_status(&self) -> bool {
-        self.severity.is_empty()
-            && self.source.is_empty()
-            && self.event_type.is_empty()
-            && self.source_ip.is_empty()
-            && self.assignee.is_empty()
-            && self.since.is_none()
-            && self.until.is_none()
-            && self.search.is_none()
+        self.filters == Filters::default()
     }
 
     /// No filter and no search.
@@ -120,7 +125,7 @@ impl ListQuery {
 }
 
 /// Parameters that are not filters but are understood elsewhere.
-const PAGING: [&str; 4] = ["page", "page_size", "cursor", "format"];
+pub const PAGING: [&str; 4] = ["page", "page_size", "cursor", "format"];
 
 fn values(raw: &[&str]) -> Vec<String> {
     raw.iter()
@@ -161,7 +166,10 @@ fn time(name: &str, raw: &[&str], errors: &mut FieldErrors) -> Option<DateTime<U
 }
 
 impl Resource {
-    fn filters(self) -> &'static [&'static str] {
+    /// The filter and ordering parameters this list accepts (besides
+    /// [`PAGING`]); a test holds the documented parameters to this list.
+    #[must_use]
+    pub fn filters(self) -> &'static [&'static str] {
         match self {
             Self::Alerts => &[
                 "status",
@@ -171,6 +179,7 @@ impl Resource {
                 "event_type",
                 "source_ip",
                 "assignee",
+                "tag",
                 "since",
                 "until",
                 "search",
@@ -232,27 +241,31 @@ impl ListQuery {
                 ));
             }
         }
-        let mut q = Self {
-            status: parse_all("status", &get("status"), |v| v.parse(), &mut errors),
+        let mut filters = Filters {
             severity: parse_all("severity", &get("severity"), |v| v.parse(), &mut errors),
             source: values(&get("source")),
             event_type: values(&get("event_type")),
             source_ip: values(&get("source_ip")),
             assignee: values(&get("assignee")),
+            tag: values(&get("tag")),
             since: time("since", &get("since"), &mut errors),
             until: time("until", &get("until"), &mut errors),
             search: get("search")
                 .last()
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty()),
-            ordering: Ordering::default(),
         };
-        q.severity.extend(parse_all(
+        filters.severity.extend(parse_all(
             "event__severity",
             &get("event__severity"),
             str::parse::<Severity>,
             &mut errors,
         ));
+        let mut q = Self {
+            status: parse_all("status", &get("status"), |v| v.parse(), &mut errors),
+            filters,
+            ordering: Ordering::default(),
+        };
         if let Some(raw) = get("ordering").last() {
             let raw = raw.trim();
             let (descending, name) = raw
@@ -604,7 +617,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(q.severity, vec![Severity::High, Severity::Critical]);
+        assert_eq!(q.filters.severity, vec![Severity::High, Severity::Critical]);
         assert_eq!(q.status, vec![AlertStatus::Open, AlertStatus::Acknowledged]);
     }
 

@@ -68,11 +68,13 @@ pub struct AlertFilters {
     pub source_ip: Option<String>,
     /// Username of the assignee.
     pub assignee: Option<String>,
+    /// Alerts carrying any of these tags (exact match; repeat or comma-separate for OR).
+    pub tag: Option<String>,
     /// Created at or after (RFC 3339).
     pub since: Option<String>,
     /// Created at or before (RFC 3339).
     pub until: Option<String>,
-    /// Case-insensitive match over title, source and event type.
+    /// Case-insensitive match over title, source, event type and the opening event's description.
     pub search: Option<String>,
     /// `created_at`, `-created_at` (default), `severity`, `-severity` (by rank), `last_seen`, `-last_seen`, `occurrences`, `-occurrences`.
     pub ordering: Option<String>,
@@ -224,5 +226,47 @@ mod tests {
         );
         assert_eq!(csv_cell("a| @SUM(1)"), "\"a| '@SUM(1)\"");
         assert_eq!(csv_cell("a-b"), "\"a-b\"", "a dash inside a word is text");
+    }
+}
+
+#[cfg(test)]
+mod documented {
+    use utoipa::IntoParams;
+
+    use crate::models::listing::{Resource, PAGING};
+
+    fn documented<P: IntoParams>() -> Vec<String> {
+        let mut names: Vec<String> = P::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn accepted(resource: Resource) -> Vec<String> {
+        let mut names: Vec<String> = resource
+            .filters()
+            .iter()
+            .chain(&PAGING)
+            .filter(|n| **n != "format")
+            .map(ToString::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The parameters `/swagger` documents are the ones the lists accept:
+    /// a filter added to one and not the other fails here.
+    #[test]
+    fn documented_list_parameters_are_the_accepted_ones() {
+        assert_eq!(
+            documented::<super::AlertFilters>(),
+            accepted(Resource::Alerts)
+        );
+        assert_eq!(
+            documented::<super::super::events::EventFilters>(),
+            accepted(Resource::Events)
+        );
     }
 }

@@ -488,3 +488,90 @@ async fn search_matches_the_description_of_the_event_that_opened_the_alert() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn tag_filter_matches_alerts_carrying_any_of_the_tags() {
+    crate::support::request(|request, ctx| async move {
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let mut ids = Vec::new();
+        for (ip, tags) in [
+            ("203.0.113.1", json!(["web", "sqli"])),
+            ("203.0.113.2", json!(["dns"])),
+            ("203.0.113.3", json!([])),
+            ("203.0.113.4", json!(["x\"y", "Web"])),
+        ] {
+            let id = open_alert(&request, &admin, ip).await;
+            let r = request
+                .patch(&format!("/api/alerts/{id}"))
+                .authorization_bearer(&admin)
+                .json(&json!({ "tags": tags }))
+                .await;
+            assert_eq!(r.status_code(), 200, "{}", r.text());
+            ids.push(id);
+        }
+        let listed = |query: &'static str| {
+            let request = &request;
+            let admin = &admin;
+            async move {
+                let r = request
+                    .get(&format!("/api/alerts?{query}"))
+                    .authorization_bearer(admin)
+                    .await;
+                assert_eq!(r.status_code(), 200, "{query}: {}", r.text());
+                let body: Value = r.json();
+                let mut found: Vec<String> = body["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a["id"].as_str().unwrap().to_string())
+                    .collect();
+                found.sort();
+                (body["count"].clone(), found)
+            }
+        };
+        let expect = |picked: &[usize]| {
+            let mut want: Vec<String> = picked.iter().map(|&i| ids[i].clone()).collect();
+            want.sort();
+            want
+        };
+        // One tag; tags match exactly (case and all).
+        assert_eq!(listed("tag=web").await, (json!(1), expect(&[0])));
+        assert_eq!(listed("tag=Web").await, (json!(1), expect(&[3])));
+        assert_eq!(listed("tag=x%22y").await, (json!(1), expect(&[3])));
+        // Comma-separated or repeated: any of them.
+        assert_eq!(listed("tag=web,dns").await, (json!(2), expect(&[0, 1])));
+        assert_eq!(listed("tag=web&tag=dns").await, (json!(2), expect(&[0, 1])));
+        // No match is an empty page counted 0, not the tallied total of 4.
+        assert_eq!(listed("tag=nope").await, (json!(0), expect(&[])));
+        // With other filters, and in keyset mode.
+        assert_eq!(
+            listed("tag=web,dns&status=OPEN&source_ip=203.0.113.2").await,
+            (json!(1), expect(&[1]))
+        );
+        assert_eq!(
+            listed("tag=dns&status=RESOLVED").await,
+            (json!(0), expect(&[]))
+        );
+        assert_eq!(
+            listed("tag=sqli&cursor=").await,
+            (Value::Null, expect(&[0]))
+        );
+        // The export takes the same filters.
+        let r = request
+            .get("/api/alerts/export?format=ndjson&tag=dns,sqli")
+            .authorization_bearer(&admin)
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        assert_eq!(r.text().lines().count(), 2, "{}", r.text());
+        // Analysts may filter by tag too; no token may not.
+        let analyst = token_for(&request, &ctx, "ana", Role::Analyst).await;
+        let r = request
+            .get("/api/alerts?tag=web")
+            .authorization_bearer(&analyst)
+            .await;
+        assert_eq!(r.json::<Value>()["count"], 1);
+        let r = request.get("/api/alerts?tag=web").await;
+        assert_error(&r, 401, "unauthorized");
+    })
+    .await;
+}
