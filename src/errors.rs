@@ -263,6 +263,16 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Runs `validator` rules, reporting every invalid field at once.
+///
+/// # Errors
+/// 400 `validation_failed`.
+pub fn validate<T: validator::Validate>(value: &T) -> Result<(), ApiError> {
+    value
+        .validate()
+        .map_err(|errors| ApiError::validation(validation_fields(&errors)))
+}
+
 /// Collects `validator` errors into `fields`, every field at once.
 #[must_use]
 pub fn validation_fields(errors: &validator::ValidationErrors) -> FieldErrors {

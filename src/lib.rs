@@ -2,6 +2,7 @@ pub mod app;
 pub mod controllers;
 pub mod db;
 pub mod detection;
+pub mod digest;
 pub mod errors;
 pub mod ingestion;
 pub mod initializers;

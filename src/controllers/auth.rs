@@ -4,9 +4,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    controllers::extract::{validate, CurrentUser, JsonBody},
+    controllers::extract::{CurrentUser, JsonBody},
     errors::ApiResult,
-    errors::{ApiError, ErrorBody, FieldErrors},
+    errors::{validate, ApiError, ErrorBody, FieldErrors},
     models::{
         login_throttles::{self, Verdict},
         refresh_tokens,

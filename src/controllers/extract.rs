@@ -13,10 +13,9 @@ use axum::{
 };
 use loco_rs::prelude::*;
 use serde::de::DeserializeOwned;
-use validator::Validate;
 
 use crate::{
-    errors::{validation_fields, ApiError, AppError, FieldErrors},
+    errors::{ApiError, AppError, FieldErrors},
     models::api_keys::{self, RateLimiter, RateState, Scope},
     models::listing::{Cursor, Listed, Window},
     models::users::{self, Role},
@@ -193,16 +192,6 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
             String::from_utf8_lossy(&bytes).replace('\0', "\u{FFFD}"),
         ))
     }
-}
-
-/// Runs `validator` rules, reporting every invalid field at once.
-///
-/// # Errors
-/// 400 `validation_failed`.
-pub fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {
-    value
-        .validate()
-        .map_err(|errors| ApiError::validation(validation_fields(&errors)))
 }
 
 /// The authenticated principal, loaded from the database on every request so

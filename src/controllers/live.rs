@@ -138,9 +138,8 @@ async fn alerts_feed(
     // Feed clients send only pings, pongs and the close frame. tungstenite
     // zeroes its whole read buffer before every read attempt, and each
     // session attempts one whenever it wakes to send: with the default
-    // 128 KiB, that memset was 11 % of the server's CPU with 100 clients,
-    // and with 1,000 clients it held 128 MB resident and put the last
-    // client's receipt at p99 53 ms (now 27 ms; README, live feed).
+    // 128 KiB that memset cost CPU, resident memory and latency with many
+    // clients (figures: README, live feed).
     let ws = ws.read_buffer_size(FEED_READ_BUFFER);
     let upgrade = if headers.contains_key(axum::http::header::SEC_WEBSOCKET_PROTOCOL) {
         ws.protocols(["bearer"])

@@ -38,10 +38,9 @@ pub enum Role {
 /// The writer has a connection of its own so that its page cache (8 MB)
 /// stays valid from one round to the next: a pooled connection discards
 /// its cache whenever another connection has written, and then re-reads
-/// every index page it touches (sensor-mix batch phase: 27,384 against
-/// 24,305 ev/s). 16 MB gave no more throughput (sensor mix 36,018 against
-/// 39,137 ev/s at 8 MB, 1,000,000 events loaded) and 8 MB more RSS.
-/// Pooled readers keep 1 MB each (below).
+/// every index page it touches. More than 8 MB gave no more throughput and
+/// cost RSS (figures: README, "Why these settings"). Pooled readers keep
+/// 1 MB each (below).
 ///
 /// On PostgreSQL over TCP, each new connection gets `TCP_NODELAY`
 /// ([`nodelay_to`]).
@@ -113,9 +112,9 @@ pub async fn connect(
         match role {
             Role::Writer => o.pragma("cache_size", "-8000"),
             // Readers: 1 MB each rather than SQLite's 2 MB. A list page
-            // reads a few dozen pages; ten connections warmed by a burst
-            // of reads held 20 MB until they idled out, the server's peak
-            // (101 MB, list phases then batches).
+            // reads a few dozen pages, and ten connections warmed by a
+            // burst of reads hold their caches until they idle out: at
+            // 2 MB that was the server's peak RSS.
             Role::App => o.pragma("cache_size", "-1000"),
             // A checkpoint copies the log's pages without the page cache.
             Role::Checkpointer => o.pragma("cache_size", "-100"),

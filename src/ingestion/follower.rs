@@ -30,7 +30,6 @@ use std::{
 
 use chrono::Utc;
 use loco_rs::prelude::*;
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::{
@@ -153,7 +152,7 @@ impl Reading {
 }
 
 fn digest(line: &[u8]) -> String {
-    hex::encode(Sha256::digest(line))
+    crate::digest::sha256_hex(line)
 }
 
 /// The digest and length of a file's first line; `None` while it has none.

@@ -35,10 +35,9 @@ use crate::{
 
 /// Rounds stop growing at this many events (a job is never split): one
 /// full batch, or up to a thousand single events. The round's rows, their
-/// JSON and the rows returned are held at once, so this bounds memory:
-/// with 8 clients sending 1,000-event batches, peak RSS was 145 MB at
-/// 4,000 events per round, 111 MB at 2,000 and 96 MB at 1,000, for 10 %
-/// (worst case) to 18 % (sensor mix) fewer batch events per second.
+/// JSON and the rows returned are held at once, so this bounds memory;
+/// larger rounds bought some throughput for much more RSS (figures:
+/// README, "Why these settings").
 const MAX_ROUND_EVENTS: usize = 1_000;
 /// Requests waiting for the writer before senders wait in turn.
 const QUEUE: usize = 1_024;

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use loco_rs::{hash, prelude::*};
 use sea_orm::{sea_query::Expr, QueryOrder};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -145,7 +144,7 @@ impl NewKey {
 
 /// SHA-256 (hex) of a key: what the database keeps.
 fn digest(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    crate::digest::sha256_hex(key)
 }
 
 /// Why a presented key is refused (all 401).
@@ -157,6 +156,26 @@ fn refused(message: &str) -> Error {
 pub struct Grant {
     pub key: Model,
     pub owner: users::Model,
+}
+
+/// Whether a key works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl KeyState {
+    /// As the API shows it: `ACTIVE`, `REVOKED` or `EXPIRED`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Revoked => "REVOKED",
+            Self::Expired => "EXPIRED",
+        }
+    }
 }
 
 impl Model {
@@ -210,15 +229,15 @@ impl Model {
         self.scopes.split_whitespace().any(|s| s == scope.as_str())
     }
 
-    /// `ACTIVE`, `REVOKED` or `EXPIRED`.
+    /// Whether the key works at `now`, and if not, why.
     #[must_use]
-    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+    pub fn state(&self, now: DateTime<Utc>) -> KeyState {
         if self.revoked_at.is_some() {
-            "REVOKED"
+            KeyState::Revoked
         } else if self.expires_at.is_some_and(|t| t <= now) {
-            "EXPIRED"
+            KeyState::Expired
         } else {
-            "ACTIVE"
+            KeyState::Active
         }
     }
 
@@ -239,9 +258,9 @@ impl Model {
         };
         let now = Utc::now();
         match key.state(now) {
-            "REVOKED" => return Err(refused("The API key has been revoked")),
-            "EXPIRED" => return Err(refused("The API key has expired")),
-            _ => {}
+            KeyState::Revoked => return Err(refused("The API key has been revoked")),
+            KeyState::Expired => return Err(refused("The API key has expired")),
+            KeyState::Active => {}
         }
         let owner = owner.ok_or_else(|| refused("The API key is invalid"))?;
         if !owner.is_active || owner.role() != Role::Admin {

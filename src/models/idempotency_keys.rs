@@ -3,7 +3,6 @@
 use chrono::Utc;
 use loco_rs::prelude::*;
 use sea_orm::SqlErr;
-use sha2::{Digest, Sha256};
 
 pub use super::_entities::idempotency_keys::{self, ActiveModel, Column, Entity, Model};
 use crate::errors::ApiError;
@@ -25,7 +24,7 @@ impl IdempotentRequest {
         Self {
             principal: principal.to_string(),
             key: key.to_string(),
-            request_hash: hex::encode(Sha256::digest(body)),
+            request_hash: crate::digest::sha256_hex(body),
         }
     }
 }

@@ -1,7 +1,6 @@
 use chrono::{Duration, Utc};
 use loco_rs::{hash, prelude::*};
 use sea_orm::sea_query::Expr;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use super::_entities::refresh_tokens::{self, ActiveModel, Column, Entity, Model};
@@ -12,7 +11,7 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// SHA-256 (hex) of an opaque refresh token: what the database keeps.
 fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    crate::digest::sha256_hex(token)
 }
 
 fn invalid() -> Error {

@@ -9,7 +9,7 @@ use loco_rs::{prelude::*, task::Vars};
 use migration::MigratorTrait;
 
 use crate::{
-    controllers::extract::validate,
+    errors::validate,
     models::users::{self, NewUser, RegisterParams, Role},
 };
 

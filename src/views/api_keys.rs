@@ -35,7 +35,7 @@ impl From<&api_keys::Model> for ApiKeyResponse {
             name: key.name.clone(),
             prefix: key.prefix.clone(),
             scopes: key.scopes(),
-            state: key.state(Utc::now()),
+            state: key.state(Utc::now()).as_str(),
             rate_limit_per_minute: key.rate_limit_per_minute,
             expires_at: key.expires_at.as_ref().map(utc),
             revoked_at: key.revoked_at.as_ref().map(utc),

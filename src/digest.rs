@@ -1,0 +1,22 @@
+//! The one SHA-256 helper: what Vigil stores in place of secrets (API keys,
+//! refresh tokens), the digest of an idempotent request's body, and a log
+//! file's first-line identity.
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of `bytes`, as 64 lowercase hex digits.
+#[must_use]
+pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(Sha256::digest(bytes.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn is_lowercase_hex_of_sha256() {
+        // printf abc | sha256sum
+        assert_eq!(
+            super::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
