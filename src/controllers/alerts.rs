@@ -70,7 +70,7 @@ async fn list(
     QueryPairs(pairs): QueryPairs,
     page: PageParams,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
     let window = page.window()?;
     window
@@ -96,7 +96,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     Ok(format::json(AlertResponse::from(
         &alerts::Model::find_by_pid(&ctx.db, &id).await?,
     ))?)
@@ -123,7 +123,7 @@ async fn change_status(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<StatusChange>,
 ) -> ApiResult {
-    user.allow(Role::Admin, Scope::AlertsWrite)?;
+    user.authorize(Role::Admin, Scope::AlertsWrite)?;
     let actor_name = user.actor_name();
     let actor = Actor {
         name: &actor_name,
@@ -153,7 +153,7 @@ async fn bulk_status(
     CorrelationId(cid): CorrelationId,
     JsonBody(change): JsonBody<BulkStatusChange>,
 ) -> ApiResult {
-    user.allow(Role::Admin, Scope::AlertsWrite)?;
+    user.authorize(Role::Admin, Scope::AlertsWrite)?;
     if change.ids.is_empty() || change.ids.len() > 1_000 {
         return Err(ApiError::field("ids", "Send 1 to 1000 alert ids.").into());
     }
@@ -212,7 +212,7 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(edit): JsonBody<AlertEdit>,
 ) -> ApiResult {
-    user.allow(Role::Admin, Scope::AlertsWrite)?;
+    user.authorize(Role::Admin, Scope::AlertsWrite)?;
     let actor_name = user.actor_name();
     let actor = Actor {
         name: &actor_name,
@@ -238,7 +238,7 @@ async fn history(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     let alert = alerts::Model::find_by_pid(&ctx.db, &id).await?;
     let entries = alert_histories::Model::for_alert(&ctx.db, alert.id).await?;
     Ok(format::json(
@@ -265,7 +265,7 @@ async fn add_note(
     Path(id): Path<String>,
     JsonBody(params): JsonBody<NoteParams>,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsWrite)?;
+    user.authorize(Role::Analyst, Scope::AlertsWrite)?;
     let actor_name = user.actor_name();
     let actor = Actor {
         name: &actor_name,
@@ -298,7 +298,7 @@ async fn export(
     State(ctx): State<AppContext>,
     QueryPairs(pairs): QueryPairs,
 ) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     let format = match pairs
         .iter()
         .rev()

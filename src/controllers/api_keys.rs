@@ -32,7 +32,7 @@ async fn create(
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<NewKey>,
 ) -> ApiResult {
-    let admin = user.require(Role::Admin)?;
+    let admin = user.require_person(Role::Admin)?;
     let (row, key) = api_keys::Model::create(&ctx.db, admin, &params).await?;
     tracing::info!(admin = %admin.pid, key = %row.pid, scopes = %row.scopes, "API key created");
     Ok(format::render()
@@ -57,7 +57,7 @@ async fn create(
     ))]
 #[debug_handler]
 async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     page.numbered_only("API keys")?;
     let (items, count) = api_keys::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(ApiKeyResponse::from).collect();
@@ -80,7 +80,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id).await?;
     Ok(format::json(ApiKeyResponse::from(&key))?)
 }
@@ -101,7 +101,7 @@ async fn revoke(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let admin = user.require(Role::Admin)?;
+    let admin = user.require_person(Role::Admin)?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id)
         .await?
         .revoke(&ctx.db)

@@ -231,7 +231,7 @@ async fn logout(
     ))]
 #[debug_handler]
 async fn me(user: CurrentUser, State(_ctx): State<AppContext>) -> ApiResult {
-    Ok(format::json(UserResponse::from(&user.0))?)
+    Ok(format::json(UserResponse::from(&user.user))?)
 }
 
 pub fn routes() -> Routes {

@@ -81,7 +81,7 @@ async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::EventsWrite)?;
+    user.authorize(Role::Analyst, Scope::EventsWrite)?;
     let event = NewEvent::parse(&body, Utc::now()).map_err(ApiError::validation)?;
     let idem = idempotency(&headers, &user.principal_id(), &body)?;
     let stored = IngestWriter::get(&ctx)?
@@ -109,7 +109,7 @@ async fn batch(
     headers: HeaderMap,
     JsonItems(body): JsonItems,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::EventsWrite)?;
+    user.authorize(Role::Analyst, Scope::EventsWrite)?;
     let Some(count) = body.get("events").and_then(Value::as_array).map(Vec::len) else {
         return Err(ApiError::field("events", "Send {\"events\": [ ... ]}.").into());
     };
@@ -166,7 +166,7 @@ async fn list(
     QueryPairs(pairs): QueryPairs,
     page: PageParams,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
     let window = page.window()?;
     window
@@ -192,7 +192,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     let event = events::Model::find_by_pid(&ctx.db, &id)
         .await
         .map_err(|_| ApiError::not_found(format!("No event with id `{id}`")))?;

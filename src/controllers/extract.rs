@@ -199,7 +199,12 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
 /// once: a user with an access token (`Authorization: Bearer`), or an API key
 /// (`X-API-Key`, SPEC §1) acting for the admin who created it, limited to its
 /// scopes and to its requests per minute.
-pub struct CurrentUser(pub users::Model, pub Option<api_keys::Model>);
+pub struct CurrentUser {
+    /// The signed-in user, or the owner of the API key.
+    pub user: users::Model,
+    /// The API key the request came with, if any.
+    pub key: Option<api_keys::Model>,
+}
 
 /// The `X-API-Key` header.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -299,7 +304,7 @@ impl FromRequestParts<AppContext> for CurrentUser {
                 "This account is deactivated",
             )));
         }
-        Ok(Self(user, None))
+        Ok(Self { user, key: None })
     }
 }
 
@@ -335,7 +340,10 @@ impl CurrentUser {
             rate_headers(response.headers_mut(), state);
             return Err(response);
         }
-        Ok(Self(grant.owner, Some(grant.key)))
+        Ok(Self {
+            user: grant.owner,
+            key: Some(grant.key),
+        })
     }
 
     /// The active user an access token names (for routes that take the
@@ -357,7 +365,7 @@ impl CurrentUser {
         if !user.is_active {
             return Err(ApiError::unauthorized("This account is deactivated").into());
         }
-        Ok(Self(user, None))
+        Ok(Self { user, key: None })
     }
 
     /// The role guard for what only people do (accounts, keys, webhooks):
@@ -365,15 +373,15 @@ impl CurrentUser {
     ///
     /// # Errors
     /// 403 `forbidden`.
-    pub fn require(&self, role: Role) -> Result<&users::Model> {
-        if self.1.is_some() {
+    pub fn require_person(&self, role: Role) -> Result<&users::Model> {
+        if self.key.is_some() {
             return Err(ApiError::forbidden(format!(
                 "API keys cannot do this: it requires a signed-in user with the {role} role"
             ))
             .into());
         }
-        if self.0.role() == role || self.0.role() == Role::Admin {
-            Ok(&self.0)
+        if self.user.role() == role || self.user.role() == Role::Admin {
+            Ok(&self.user)
         } else {
             Err(ApiError::forbidden(format!("This action requires the {role} role")).into())
         }
@@ -384,31 +392,32 @@ impl CurrentUser {
     ///
     /// # Errors
     /// 403 `forbidden`.
-    pub fn allow(&self, role: Role, scope: Scope) -> Result<&users::Model> {
-        match &self.1 {
-            Some(key) if key.has(scope) => Ok(&self.0),
+    pub fn authorize(&self, role: Role, scope: Scope) -> Result<&users::Model> {
+        match &self.key {
+            Some(key) if key.has(scope) => Ok(&self.user),
             Some(_) => {
                 Err(ApiError::forbidden(format!("This API key lacks the `{scope}` scope")).into())
             }
-            None => self.require(role),
+            None => self.require_person(role),
         }
     }
 
     /// The name history records: the user, or `owner (API key name)`.
     #[must_use]
     pub fn actor_name(&self) -> String {
-        match &self.1 {
-            Some(key) => format!("{} (API key {})", self.0.username, key.name),
-            None => self.0.username.clone(),
+        match &self.key {
+            Some(key) => format!("{} (API key {})", self.user.username, key.name),
+            None => self.user.username.clone(),
         }
     }
 
     /// Who a request acts as, for idempotency keys: the API key or the user.
     #[must_use]
     pub fn principal_id(&self) -> String {
-        self.1
-            .as_ref()
-            .map_or_else(|| self.0.pid.to_string(), |key| format!("key:{}", key.pid))
+        self.key.as_ref().map_or_else(
+            || self.user.pid.to_string(),
+            |key| format!("key:{}", key.pid),
+        )
     }
 }
 

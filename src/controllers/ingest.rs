@@ -40,7 +40,7 @@ async fn ingest_nginx(
     QueryPairs(pairs): QueryPairs,
     req: Request,
 ) -> ApiResult {
-    user.allow(Role::Analyst, Scope::EventsWrite)?;
+    user.authorize(Role::Analyst, Scope::EventsWrite)?;
     let mut fields = FieldErrors::new();
     for (name, _) in &pairs {
         if name != "source" {

@@ -102,7 +102,7 @@ async fn alerts_feed(
         })?;
         CurrentUser::from_token(&ctx, &token).await?
     };
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     let min = match params.min_severity.as_deref() {
         None => Severity::Low,
         Some(raw) => raw

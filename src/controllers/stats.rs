@@ -19,7 +19,7 @@ use crate::{
     ))]
 #[debug_handler]
 async fn show(user: CurrentUser, State(ctx): State<AppContext>) -> ApiResult {
-    user.allow(Role::Analyst, Scope::AlertsRead)?;
+    user.authorize(Role::Analyst, Scope::AlertsRead)?;
     Ok(format::json(StatsResponse::from(
         Stats::compute(&ctx.db).await?,
     ))?)

@@ -30,7 +30,7 @@ async fn load(ctx: &AppContext, id: &str) -> Result<users::Model> {
     ))]
 #[debug_handler]
 async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     page.numbered_only("Users")?;
     let (items, count) = users::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(UserResponse::from).collect();
@@ -53,7 +53,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     Ok(format::json(UserResponse::from(&load(&ctx, &id).await?))?)
 }
 
@@ -78,7 +78,7 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<AccessChange>,
 ) -> ApiResult {
-    let admin = user.require(Role::Admin)?;
+    let admin = user.require_person(Role::Admin)?;
     let target = load(&ctx, &id).await?;
     let updated = target.change_access(&ctx.db, &change).await?;
     tracing::info!(admin = %admin.pid, user = %updated.pid, role = %updated.role, active = updated.is_active, "access changed");

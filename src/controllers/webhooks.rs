@@ -33,7 +33,7 @@ async fn create(
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<NewWebhook>,
 ) -> ApiResult {
-    let admin = user.require(Role::Admin)?;
+    let admin = user.require_person(Role::Admin)?;
     let policy = Settings::get(&ctx).webhooks.outbound();
     let (row, secret) = webhooks::Model::create(&ctx.db, admin, &params, &policy).await?;
     tracing::info!(admin = %admin.pid, webhook = %row.pid, url = %row.url, "webhook created");
@@ -59,7 +59,7 @@ async fn create(
     ))]
 #[debug_handler]
 async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     page.numbered_only("Webhooks")?;
     let (items, count) = webhooks::Model::list_page(&ctx.db, page.page, page.page_size).await?;
     let results = items.iter().map(WebhookResponse::from).collect();
@@ -82,7 +82,7 @@ async fn show(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     Ok(format::json(WebhookResponse::from(&hook))?)
 }
@@ -107,7 +107,7 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<WebhookChange>,
 ) -> ApiResult {
-    let admin = user.require(Role::Admin)?;
+    let admin = user.require_person(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id)
         .await?
         .change(&ctx.db, &change, &Settings::get(&ctx).webhooks.outbound())
@@ -137,7 +137,7 @@ async fn remove(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let admin = user.require(Role::Admin)?;
+    let admin = user.require_person(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     let pid = hook.pid;
     hook.remove(&ctx.db).await?;
@@ -166,7 +166,7 @@ async fn deliveries(
     Path(id): Path<String>,
     page: PageParams,
 ) -> ApiResult {
-    user.require(Role::Admin)?;
+    user.require_person(Role::Admin)?;
     page.numbered_only("Deliveries")?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     let (items, count) = hook.deliveries(&ctx.db, page.page, page.page_size).await?;
