@@ -29,7 +29,6 @@ use crate::models::{
 use crate::{
     db::storage::{self, StorageState},
     errors::db_error,
-    views::events::IngestAnswer,
     workers::dispatcher::Feed,
 };
 
@@ -42,11 +41,19 @@ const MAX_ROUND_EVENTS: usize = 1_000;
 /// Requests waiting for the writer before senders wait in turn.
 const QUEUE: usize = 1_024;
 
-/// An idempotent request: its key, and how its answer is made from its
-/// stored events (rendered and stored in the same transaction).
+/// How a request's answer is made from its stored events: a value the
+/// writer carries (`views::events::IngestAnswer`), so an idempotent
+/// request's answer is made and stored in the transaction that stores its
+/// events.
+pub trait AnswerShape: Send + Sync + 'static {
+    /// The status and body for `done`, the request's stored events.
+    fn render(&self, done: &[Ingested]) -> StoredAnswer;
+}
+
+/// An idempotent request: its key, and the shape of its answer.
 pub struct Idempotency {
     pub request: IdempotentRequest,
-    pub answer: IngestAnswer,
+    pub answer: Box<dyn AnswerShape>,
 }
 
 struct Job {
@@ -165,7 +172,7 @@ impl IngestWriter {
         items: Vec<NewEvent>,
         correlation_id: &str,
         key: Option<IdempotentRequest>,
-        answer: IngestAnswer,
+        answer: impl AnswerShape,
     ) -> Result<StoredAnswer> {
         let Some(request) = key else {
             let done = self.submit(items, correlation_id, None, None).await?;
@@ -177,7 +184,10 @@ impl IngestWriter {
         if let Some(stored) = idempotency_keys::Model::replay(db, &request).await? {
             return Ok(stored);
         }
-        let idempotency = Idempotency { request, answer };
+        let idempotency = Idempotency {
+            request,
+            answer: Box::new(answer),
+        };
         match self
             .submit(items, correlation_id, Some(idempotency), None)
             .await?

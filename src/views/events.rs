@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use super::alerts::AlertResponse;
 use crate::{
     errors::FieldErrors,
+    ingestion::writer::AnswerShape,
     models::{
         events::{self, Ingested},
         idempotency_keys::StoredAnswer,
@@ -97,10 +98,8 @@ pub enum IngestAnswer {
     },
 }
 
-impl IngestAnswer {
-    /// The status and body for `done`, the request's stored events.
-    #[must_use]
-    pub fn render(&self, done: &[Ingested]) -> StoredAnswer {
+impl AnswerShape for IngestAnswer {
+    fn render(&self, done: &[Ingested]) -> StoredAnswer {
         match self {
             Self::Event => match done.first() {
                 Some(item) => json(201, &IngestResponse::from(item)),
