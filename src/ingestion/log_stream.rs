@@ -7,13 +7,13 @@
 //! reported, never fatal.
 use std::{collections::HashSet, sync::Arc};
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use loco_rs::prelude::*;
 use serde_json::{json, Map};
 
 use super::writer::IngestWriter;
 use crate::models::{
-    events::{NewEvent, MAX_FUTURE_SKEW_MINUTES},
+    events::{clamp_future, NewEvent},
     log_cursors::Position,
     severity::Severity,
 };
@@ -227,13 +227,9 @@ impl LogIngest {
         }
         let path: String = line.request.target().chars().take(KEPT_TEXT).collect();
         let method = line.request.method();
-        // SPEC §3: no more than 5 minutes in the future. A log from a
-        // server whose clock runs ahead keeps its own time in `logged_at`.
-        let occurred_at = if line.time > now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) {
-            now
-        } else {
-            line.time
-        };
+        // A log from a server whose clock runs ahead keeps its own time
+        // in `logged_at`.
+        let occurred_at = clamp_future(line.time, now);
         let description: String = format!(
             "{top} (threat score {score}) from {}: {} {path} -> {}",
             line.client,
@@ -243,27 +239,27 @@ impl LogIngest {
         .chars()
         .take(1_000)
         .collect();
-        let body = json!({
-            "source": self.source,
-            "event_type": top,
-            "severity": verdict.severity().as_str(),
-            "description": description,
-            "source_ip": line.client.to_string(),
-            "occurred_at": occurred_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            "metadata": {
-                "threat_score": score,
-                "component_scores": components,
-                "evidence": evidence,
-                "request": {
-                    "method": method,
-                    "path": path,
-                    "status": line.status,
-                    "user_agent": line.user_agent.as_deref().map(|ua| ua.chars().take(KEPT_TEXT).collect::<String>()),
-                },
-                "logged_at": line.time.to_rfc3339_opts(SecondsFormat::Secs, true),
-            },
-        });
-        NewEvent::parse(&body, now)
+        let user_agent = line
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(KEPT_TEXT).collect::<String>());
+        let mut metadata = Map::new();
+        metadata.insert("threat_score".into(), json!(score));
+        metadata.insert("component_scores".into(), components.into());
+        metadata.insert("evidence".into(), evidence.into());
+        metadata.insert(
+            "request".into(),
+            json!({"method": method, "path": path, "status": line.status, "user_agent": user_agent}),
+        );
+        metadata.insert(
+            "logged_at".into(),
+            json!(line.time.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        );
+        NewEvent::new(&*self.source, top, verdict.severity(), occurred_at)
+            .with_description(description)
+            .with_source_ip(line.client)
+            .with_metadata(metadata)
+            .checked()
     }
 }
 

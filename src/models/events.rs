@@ -25,7 +25,8 @@ pub const MAX_DESCRIPTION: usize = 10_000;
 /// Largest `metadata` object, serialised.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
-const FIELDS: [&str; 9] = [
+/// The fields an event body may hold.
+pub const FIELDS: [&str; 9] = [
     "source",
     "event_type",
     "severity",
@@ -72,25 +73,7 @@ fn text(
             }
             None
         }
-        Some(Value::String(s)) => {
-            let len = s.chars().count();
-            if s.contains('\0') {
-                push(errors, field, crate::input::NUL_MESSAGE);
-                None
-            } else if required && s.trim().is_empty() {
-                push(errors, field, "Must not be blank.");
-                None
-            } else if len > max {
-                push(
-                    errors,
-                    field,
-                    format!("Must be at most {max} characters (got {len})."),
-                );
-                None
-            } else {
-                Some(s.clone())
-            }
-        }
+        Some(Value::String(s)) => check_text(field, s, required, max, errors).then(|| s.clone()),
         Some(other) => {
             push(
                 errors,
@@ -99,6 +82,90 @@ fn text(
             );
             None
         }
+    }
+}
+
+/// Whether text `s` for `field` obeys the rules (no NUL, not blank when
+/// `required`, at most `max` characters); else notes why in `errors`.
+fn check_text(field: &str, s: &str, required: bool, max: usize, errors: &mut FieldErrors) -> bool {
+    let len = s.chars().count();
+    if s.contains('\0') {
+        push(errors, field, crate::input::NUL_MESSAGE);
+        false
+    } else if required && s.trim().is_empty() {
+        push(errors, field, "Must not be blank.");
+        false
+    } else if len > max {
+        push(
+            errors,
+            field,
+            format!("Must be at most {max} characters (got {len})."),
+        );
+        false
+    } else {
+        true
+    }
+}
+
+/// Where a metadata object breaks the rules (NUL, size), if it does.
+fn check_metadata(m: &Map<String, Value>, errors: &mut FieldErrors) -> bool {
+    let json = serde_json::to_vec(m).unwrap_or_default();
+    let size = json.len();
+    let nul = crate::input::may_hold_nul(&json)
+        .then(|| {
+            m.iter().find_map(|(k, v)| {
+                let path = format!("metadata.{k}");
+                if k.contains('\0') {
+                    Some(path)
+                } else {
+                    crate::input::nul_in(v, &path)
+                }
+            })
+        })
+        .flatten();
+    if let Some(path) = nul {
+        push(errors, &path, crate::input::NUL_MESSAGE);
+        false
+    } else if size > MAX_METADATA_BYTES {
+        push(
+            errors,
+            "metadata",
+            format!("Must be at most 64 KiB (got {size} bytes)."),
+        );
+        false
+    } else {
+        true
+    }
+}
+
+/// The latest time an event may carry at `now`: SPEC §3 allows 5 minutes
+/// of clock skew.
+fn future_limit(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES)
+}
+
+/// The future rule for what clients send: a time more than 5 minutes
+/// ahead of `now` is refused.
+///
+/// # Errors
+/// The message for the `occurred_at` field.
+pub fn refuse_future(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if at > future_limit(now) {
+        Err("Must not be more than 5 minutes in the future.".to_string())
+    } else {
+        Ok(at)
+    }
+}
+
+/// The future rule for log lines: a time more than 5 minutes ahead of
+/// `now` (a server whose clock runs ahead) becomes `now`; the line's own
+/// time is kept by the caller.
+#[must_use]
+pub fn clamp_future(at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    if at > future_limit(now) {
+        now
+    } else {
+        at
     }
 }
 
@@ -129,6 +196,92 @@ fn ip(obj: &Map<String, Value>, field: &str, errors: &mut FieldErrors) -> Option
 }
 
 impl NewEvent {
+    /// An event Vigil builds itself (the log detector, tests): typed
+    /// fields, the optional ones added with the `with_*` setters, then
+    /// [`Self::checked`]. The caller applies the future rule it needs
+    /// ([`refuse_future`] or [`clamp_future`]) to `occurred_at`.
+    #[must_use]
+    pub fn new(
+        source: impl Into<String>,
+        event_type: impl Into<String>,
+        severity: Severity,
+        occurred_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            source: source.into(),
+            event_type: event_type.into(),
+            severity,
+            description: None,
+            source_ip: None,
+            destination_ip: None,
+            occurred_at,
+            metadata: None,
+            dedup_key: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_source_ip(mut self, ip: IpAddr) -> Self {
+        self.source_ip = Some(ip);
+        self
+    }
+
+    #[must_use]
+    pub fn with_destination_ip(mut self, ip: IpAddr) -> Self {
+        self.destination_ip = Some(ip);
+        self
+    }
+
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: Map<String, Value>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    #[must_use]
+    pub fn with_dedup_key(mut self, key: impl Into<String>) -> Self {
+        self.dedup_key = Some(key.into()).filter(|k: &String| !k.is_empty());
+        self
+    }
+
+    /// This event, if it obeys the bounds [`Self::parse`] applies to a
+    /// body (text lengths, no NUL, metadata size, a time from 1970 on).
+    ///
+    /// # Errors
+    /// Field → messages for every field out of bounds.
+    pub fn checked(self) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        check_text("source", &self.source, true, 255, &mut errors);
+        check_text("event_type", &self.event_type, true, 100, &mut errors);
+        if let Some(d) = &self.description {
+            check_text("description", d, false, MAX_DESCRIPTION, &mut errors);
+        }
+        if let Some(k) = &self.dedup_key {
+            check_text("dedup_key", k, false, 255, &mut errors);
+        }
+        if let Some(m) = &self.metadata {
+            check_metadata(m, &mut errors);
+        }
+        if self.occurred_at.timestamp() < 0 {
+            push(
+                &mut errors,
+                "occurred_at",
+                "Must be 1970-01-01T00:00:00Z or later.",
+            );
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Parses one event body, reporting every invalid field at once.
     ///
     /// # Errors
@@ -169,17 +322,9 @@ impl NewEvent {
                     );
                     None
                 }
-                Ok(t)
-                    if t.with_timezone(&Utc) > now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) =>
-                {
-                    push(
-                        &mut errors,
-                        "occurred_at",
-                        "Must not be more than 5 minutes in the future.",
-                    );
-                    None
-                }
-                Ok(t) => Some(t.with_timezone(&Utc)),
+                Ok(t) => refuse_future(t.with_timezone(&Utc), now)
+                    .map_err(|e| push(&mut errors, "occurred_at", e))
+                    .ok(),
                 Err(_) => {
                     push(
                         &mut errors,
@@ -194,35 +339,7 @@ impl NewEvent {
         };
         let metadata = match obj.get("metadata") {
             None | Some(Value::Null) => None,
-            Some(Value::Object(m)) => {
-                let json = serde_json::to_vec(m).unwrap_or_default();
-                let size = json.len();
-                let nul = crate::input::may_hold_nul(&json)
-                    .then(|| {
-                        m.iter().find_map(|(k, v)| {
-                            let path = format!("metadata.{k}");
-                            if k.contains('\0') {
-                                Some(path)
-                            } else {
-                                crate::input::nul_in(v, &path)
-                            }
-                        })
-                    })
-                    .flatten();
-                if let Some(path) = nul {
-                    push(&mut errors, &path, crate::input::NUL_MESSAGE);
-                    None
-                } else if size > MAX_METADATA_BYTES {
-                    push(
-                        &mut errors,
-                        "metadata",
-                        format!("Must be at most 64 KiB (got {size} bytes)."),
-                    );
-                    None
-                } else {
-                    Some(m.clone())
-                }
-            }
+            Some(Value::Object(m)) => check_metadata(m, &mut errors).then(|| m.clone()),
             Some(other) => {
                 push(
                     &mut errors,
@@ -630,6 +747,53 @@ impl Model {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_future_rule_refuses_for_bodies_and_clamps_for_log_lines() {
+        let now = Utc::now();
+        let soon = now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES);
+        let late = soon + Duration::seconds(1);
+        assert_eq!(refuse_future(soon, now), Ok(soon));
+        assert!(refuse_future(late, now).is_err());
+        assert_eq!(clamp_future(soon, now), soon);
+        assert_eq!(clamp_future(late, now), now);
+        // A body dated too far ahead is refused, naming the field.
+        let body = json!({"source": "s", "event_type": "t", "severity": "LOW",
+                          "occurred_at": late.to_rfc3339()});
+        let errors = NewEvent::parse(&body, now).unwrap_err();
+        assert!(errors.contains_key("occurred_at"), "{errors:?}");
+    }
+
+    #[test]
+    fn the_typed_constructor_keeps_the_bounds_of_a_body() {
+        let now = Utc::now();
+        let event = NewEvent::new("ids", "port_scan", Severity::High, now)
+            .with_source_ip("192.0.2.1".parse().unwrap())
+            .with_description("d")
+            .checked()
+            .expect("within bounds");
+        let parsed = NewEvent::parse(
+            &json!({"source": "ids", "event_type": "port_scan", "severity": "HIGH",
+                    "source_ip": "192.0.2.1", "description": "d"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(event.fingerprint(), parsed.fingerprint());
+        let errors = NewEvent::new(" ", "t".repeat(101), Severity::Low, now)
+            .with_description("x".repeat(MAX_DESCRIPTION + 1))
+            .with_dedup_key("k\0")
+            .checked()
+            .unwrap_err();
+        let named: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(named, ["dedup_key", "description", "event_type", "source"]);
+        let mut big = Map::new();
+        big.insert("blob".into(), json!("x".repeat(MAX_METADATA_BYTES)));
+        let errors = NewEvent::new("s", "t", Severity::Low, now)
+            .with_metadata(big)
+            .checked()
+            .unwrap_err();
+        assert!(errors.contains_key("metadata"), "{errors:?}");
+    }
 
     #[test]
     fn reports_every_invalid_field() {

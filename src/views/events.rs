@@ -223,3 +223,24 @@ pub struct EventFilters {
     /// Deep pages cost what the first costs; `count` is null in this mode.
     pub cursor: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::{
+        openapi::{RefOr, Schema},
+        PartialSchema,
+    };
+
+    /// `/swagger`'s event body lists exactly the fields an event accepts.
+    #[test]
+    fn the_documented_event_fields_are_the_accepted_ones() {
+        let RefOr::T(Schema::Object(schema)) = super::EventInput::schema() else {
+            panic!("EventInput is not an object schema");
+        };
+        let mut documented: Vec<&str> = schema.properties.keys().map(String::as_str).collect();
+        documented.sort_unstable();
+        let mut accepted = crate::models::events::FIELDS.to_vec();
+        accepted.sort_unstable();
+        assert_eq!(documented, accepted);
+    }
+}
