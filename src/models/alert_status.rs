@@ -1,14 +1,29 @@
 //! The alert lifecycle: one transition table, used by the single-alert and
 //! the bulk endpoints alike.
-use std::{fmt, str::FromStr};
+use std::str::FromStr;
+
+use strum::VariantArray;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 /// `OPEN → ACKNOWLEDGED → INVESTIGATING → ESCALATED → MITIGATED → RESOLVED`,
 /// and `IGNORED` (false positive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    ToSchema,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum AlertStatus {
     Open,
     Acknowledged,
@@ -30,27 +45,13 @@ pub enum Transition {
 }
 
 impl AlertStatus {
-    pub const ALL: [Self; 7] = [
-        Self::Open,
-        Self::Acknowledged,
-        Self::Investigating,
-        Self::Escalated,
-        Self::Mitigated,
-        Self::Resolved,
-        Self::Ignored,
-    ];
+    /// Every status, in lifecycle order.
+    pub const ALL: &'static [Self] = Self::VARIANTS;
 
+    /// As stored and shown: `OPEN`, `ACKNOWLEDGED`, …
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "OPEN",
-            Self::Acknowledged => "ACKNOWLEDGED",
-            Self::Investigating => "INVESTIGATING",
-            Self::Escalated => "ESCALATED",
-            Self::Mitigated => "MITIGATED",
-            Self::Resolved => "RESOLVED",
-            Self::Ignored => "IGNORED",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Position along the forward path; `IGNORED` sits beside it.
@@ -87,25 +88,13 @@ impl AlertStatus {
     }
 }
 
-impl fmt::Display for AlertStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for AlertStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let upper = s.trim().to_ascii_uppercase();
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == upper)
-            .ok_or_else(|| {
-                format!(
-                    "unknown status `{s}`: expected one of {}",
-                    Self::ALL.map(Self::as_str).join(", ")
-                )
-            })
+        super::severity::variant_named(s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|st| st.as_str()).collect();
+            format!("unknown status `{s}`: expected one of {}", names.join(", "))
+        })
     }
 }
 
@@ -137,7 +126,7 @@ mod tests {
         }
         for closed in [Resolved, Ignored] {
             assert_eq!(closed.can_move_to(Open), Allowed);
-            for other in AlertStatus::ALL {
+            for &other in AlertStatus::ALL {
                 if other != Open && other != closed {
                     assert_eq!(closed.can_move_to(other), Invalid, "{closed} -> {other}");
                 }
@@ -148,7 +137,7 @@ mod tests {
 
     #[test]
     fn same_status_is_a_no_op() {
-        for s in AlertStatus::ALL {
+        for &s in AlertStatus::ALL {
             assert_eq!(s.can_move_to(s), NoOp);
         }
     }

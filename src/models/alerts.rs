@@ -468,7 +468,7 @@ impl Model {
         // Unfiltered, or filtered by status alone: the per-status tallies.
         let tally = q.is_unfiltered_but_status().then(|| {
             let statuses = if q.status.is_empty() {
-                &AlertStatus::ALL[..]
+                AlertStatus::ALL
             } else {
                 &q.status[..]
             };

@@ -5,7 +5,6 @@
 //! created it, and stops working when that admin is deactivated or demoted.
 use std::{
     collections::HashMap,
-    fmt,
     str::FromStr,
     sync::Mutex,
     time::{Duration, Instant},
@@ -25,35 +24,42 @@ use crate::errors::{ApiError, FieldErrors};
 impl ActiveModelBehavior for ActiveModel {}
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 pub enum Scope {
     /// Ingest events (`POST /api/events`, `/api/events/batch`).
     #[serde(rename = "events:write")]
+    #[strum(serialize = "events:write")]
     EventsWrite,
     /// Read alerts, events, history and stats; follow the live feed.
     #[serde(rename = "alerts:read")]
+    #[strum(serialize = "alerts:read")]
     AlertsRead,
     /// Change alerts: status, bulk status, edits and notes.
     #[serde(rename = "alerts:write")]
+    #[strum(serialize = "alerts:write")]
     AlertsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Self; 3] = [Self::EventsWrite, Self::AlertsRead, Self::AlertsWrite];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
+    /// `events:write`, `alerts:read` or `alerts:write`.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::EventsWrite => "events:write",
-            Self::AlertsRead => "alerts:read",
-            Self::AlertsWrite => "alerts:write",
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -61,7 +67,8 @@ impl FromStr for Scope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|scope| scope.as_str() == s)
             .ok_or_else(|| {
                 format!("unknown scope `{s}`: expected events:write, alerts:read or alerts:write")
@@ -159,7 +166,8 @@ pub struct Grant {
 }
 
 /// Whether a key works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum KeyState {
     Active,
     Revoked,
@@ -169,12 +177,8 @@ pub enum KeyState {
 impl KeyState {
     /// As the API shows it: `ACTIVE`, `REVOKED` or `EXPIRED`.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "ACTIVE",
-            Self::Revoked => "REVOKED",
-            Self::Expired => "EXPIRED",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 

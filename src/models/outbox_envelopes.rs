@@ -43,8 +43,10 @@ pub struct Claimed {
 /// Envelope format version, in `meta.version`.
 pub const ENVELOPE_VERSION: u32 = 1;
 
-/// The lifecycle event types of SPEC §6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The lifecycle event types of SPEC §6: `alert.created`, … Webhooks
+/// subscribe by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(prefix = "alert.", serialize_all = "snake_case")]
 pub enum EnvelopeType {
     Created,
     Updated,
@@ -56,15 +58,15 @@ pub enum EnvelopeType {
 
 impl EnvelopeType {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "alert.created",
-            Self::Updated => "alert.updated",
-            Self::StatusChanged => "alert.status_changed",
-            Self::Escalated => "alert.escalated",
-            Self::Mitigated => "alert.mitigated",
-            Self::Resolved => "alert.resolved",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every type's name, in declaration order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        <Self as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|t| t.as_str())
     }
 }
 

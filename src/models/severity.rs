@@ -1,12 +1,29 @@
 //! Severity, ordered by rank: "highest seen", the promotion threshold and
 //! `ordering=severity` all use the same comparison.
-use std::{fmt, str::FromStr};
+use std::str::FromStr;
+
+use strum::VariantArray;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    ToSchema,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum Severity {
     Low,
     Medium,
@@ -15,16 +32,13 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
+    /// LOW to CRITICAL.
+    pub const ALL: &'static [Self] = Self::VARIANTS;
 
+    /// `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "LOW",
-            Self::Medium => "MEDIUM",
-            Self::High => "HIGH",
-            Self::Critical => "CRITICAL",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// 1 (LOW) … 4 (CRITICAL), as stored in `severity_rank`.
@@ -49,25 +63,24 @@ impl Severity {
     }
 }
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "LOW" => Ok(Self::Low),
-            "MEDIUM" => Ok(Self::Medium),
-            "HIGH" => Ok(Self::High),
-            "CRITICAL" => Ok(Self::Critical),
-            _ => Err(format!(
-                "unknown severity `{s}`: expected LOW, MEDIUM, HIGH or CRITICAL"
-            )),
-        }
+        variant_named(s.trim()).ok_or_else(|| {
+            format!("unknown severity `{s}`: expected LOW, MEDIUM, HIGH or CRITICAL")
+        })
     }
+}
+
+/// The variant of `T` whose name is `name`, in any ASCII case.
+pub fn variant_named<T>(name: &str) -> Option<T>
+where
+    T: VariantArray + Copy + Into<&'static str>,
+{
+    T::VARIANTS
+        .iter()
+        .copied()
+        .find(|v| name.eq_ignore_ascii_case((*v).into()))
 }
 
 /// Case-insensitive on input, uppercase on output.
@@ -87,7 +100,7 @@ mod tests {
         assert!(Severity::Critical > Severity::High);
         assert!(Severity::High > Severity::Medium);
         assert!(Severity::Medium > Severity::Low);
-        for s in Severity::ALL {
+        for &s in Severity::ALL {
             assert_eq!(Severity::from_rank(s.rank()), s);
             assert_eq!(s.as_str().to_lowercase().parse::<Severity>().unwrap(), s);
         }

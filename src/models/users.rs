@@ -1,4 +1,4 @@
-use std::{fmt, str::FromStr, sync::OnceLock};
+use std::{str::FromStr, sync::OnceLock};
 
 use loco_rs::{auth::jwt, hash, prelude::*};
 use sea_orm::{sea_query::Expr, SqlErr};
@@ -10,37 +10,38 @@ pub use super::_entities::users::{self, ActiveModel, Column, Entity, Model};
 use crate::errors::ApiError;
 
 /// What a person may do (SPEC §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    ToSchema,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum Role {
     Admin,
     Analyst,
 }
 
 impl Role {
+    /// `ADMIN` or `ANALYST`, as stored.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "ADMIN",
-            Self::Analyst => "ANALYST",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_uppercase().as_str() {
-            "ADMIN" => Ok(Self::Admin),
-            "ANALYST" => Ok(Self::Analyst),
-            _ => Err(format!("unknown role `{s}`: expected ADMIN or ANALYST")),
-        }
+        super::severity::variant_named(s)
+            .ok_or_else(|| format!("unknown role `{s}`: expected ADMIN or ANALYST"))
     }
 }
 

@@ -13,20 +13,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use super::_entities::webhooks::{self, ActiveModel, Column, Entity, Model};
-use super::{_entities::webhook_deliveries as deliveries, severity::Severity, users};
+use super::{
+    _entities::webhook_deliveries as deliveries, outbox_envelopes::EnvelopeType,
+    severity::Severity, users,
+};
 use crate::errors::{ApiError, FieldErrors};
 
 impl ActiveModelBehavior for ActiveModel {}
-
-/// The envelope types a webhook can ask for.
-pub const EVENT_TYPES: [&str; 6] = [
-    "alert.created",
-    "alert.updated",
-    "alert.status_changed",
-    "alert.escalated",
-    "alert.mitigated",
-    "alert.resolved",
-];
 
 /// `POST /api/webhooks` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,15 +61,12 @@ fn check_types(types: &[String], fields: &mut FieldErrors) -> String {
     let mut chosen: Vec<&str> = Vec::new();
     let mut bad = Vec::new();
     for t in types {
-        match EVENT_TYPES
-            .iter()
-            .find(|known| known.eq_ignore_ascii_case(t.trim()))
-        {
-            Some(known) if !chosen.contains(known) => chosen.push(known),
+        match EnvelopeType::names().find(|known| known.eq_ignore_ascii_case(t.trim())) {
+            Some(known) if !chosen.contains(&known) => chosen.push(known),
             Some(_) => {}
             None => bad.push(format!(
                 "unknown type `{t}`: expected one of {}",
-                EVENT_TYPES.join(", ")
+                EnvelopeType::names().collect::<Vec<_>>().join(", ")
             )),
         }
     }
@@ -203,7 +193,7 @@ impl Model {
     #[must_use]
     pub fn types(&self) -> Vec<String> {
         if self.event_types.is_empty() {
-            EVENT_TYPES.iter().map(ToString::to_string).collect()
+            EnvelopeType::names().map(ToString::to_string).collect()
         } else {
             self.event_types
                 .split(' ')
@@ -317,6 +307,16 @@ mod tests {
             ..hook
         };
         assert!(all.wants("alert.updated", 1));
-        assert_eq!(all.types().len(), EVENT_TYPES.len());
+        assert_eq!(
+            all.types(),
+            [
+                "alert.created",
+                "alert.updated",
+                "alert.status_changed",
+                "alert.escalated",
+                "alert.mitigated",
+                "alert.resolved"
+            ]
+        );
     }
 }
