@@ -266,6 +266,18 @@ async fn check_session(
     }
 }
 
+/// The user a valid token names: 401 when there is none any more, but a
+/// storage failure stays one (503), not a sign-out.
+async fn token_user(ctx: &AppContext, pid: &str) -> Result<users::Model> {
+    match users::Model::find_for_token(&ctx.db, pid).await {
+        Ok(user) => Ok(user),
+        Err(ModelError::EntityNotFound) => {
+            Err(ApiError::unauthorized("The access token is invalid or expired").into())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 impl FromRequestParts<AppContext> for CurrentUser {
     type Rejection = axum::response::Response;
 
@@ -292,13 +304,7 @@ impl FromRequestParts<AppContext> for CurrentUser {
         check_session(ctx, &jwt.claims.claims)
             .await
             .map_err(rejection)?;
-        let user = users::Model::find_for_token(&ctx.db, &jwt.claims.pid)
-            .await
-            .map_err(|_| {
-                rejection(ApiError::unauthorized(
-                    "The access token is invalid or expired",
-                ))
-            })?;
+        let user = token_user(ctx, &jwt.claims.pid).await.map_err(rejection)?;
         if !user.is_active {
             return Err(rejection(ApiError::unauthorized(
                 "This account is deactivated",
@@ -359,9 +365,7 @@ impl CurrentUser {
             .map_err(|_| invalid())?
             .claims;
         check_session(ctx, &claims.claims).await?;
-        let user = users::Model::find_for_token(&ctx.db, &claims.pid)
-            .await
-            .map_err(|_| invalid())?;
+        let user = token_user(ctx, &claims.pid).await?;
         if !user.is_active {
             return Err(ApiError::unauthorized("This account is deactivated").into());
         }

@@ -632,3 +632,41 @@ async fn an_invalid_webhook_target_network_stops_the_start() {
     };
     assert!(err.to_string().contains("settings"), "{err}");
 }
+
+/// A token whose user cannot be read because storage refuses (here a lock
+/// held past PostgreSQL's `lock_timeout`) is a 503 to retry, not a 401
+/// that would sign the client out. SQLite readers are never blocked by a
+/// writer (WAL), so this runs on PostgreSQL.
+#[tokio::test]
+async fn a_token_checked_while_storage_refuses_is_503_not_401() {
+    crate::support::request(|request, ctx| async move {
+        if ctx.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            return;
+        }
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let ok = request.get("/api/stats").authorization_bearer(&admin).await;
+        assert_eq!(ok.status_code(), 200, "{}", ok.text());
+        // Past the one-second cache of the user behind a token.
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        let lock = ctx.db.begin().await.unwrap();
+        lock.execute_unprepared("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let r = request.get("/api/stats").authorization_bearer(&admin).await;
+        lock.rollback().await.unwrap();
+        assert_error(&r, 503, "storage_unavailable");
+        let r = request.get("/api/stats").authorization_bearer(&admin).await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        // A token whose user is gone is still a 401.
+        vigil::models::_entities::users::Entity::delete_many()
+            .filter(vigil::models::_entities::users::Column::Username.eq("root"))
+            .exec(&ctx.db)
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        let r = request.get("/api/stats").authorization_bearer(&admin).await;
+        assert_error(&r, 401, "unauthorized");
+    })
+    .await;
+}
