@@ -75,7 +75,7 @@ async fn status_notes_are_bounded_before_anything_is_written() {
 
 /// A test app whose client address comes from `X-Forwarded-For`, with the
 /// login throttle's account delay at `delay_after` failures.
-async fn behind_proxy(delay_after: i64) -> crate::support::TestApp {
+async fn behind_proxy(delay_after: i64, max_delay_ms: u64) -> crate::support::TestApp {
     use loco_rs::controller::middleware::remote_ip::{ClientIpSource, RemoteIpMiddleware};
     crate::support::boot_with(|config| {
         config.server.middlewares.remote_ip = Some(RemoteIpMiddleware {
@@ -86,7 +86,7 @@ async fn behind_proxy(delay_after: i64) -> crate::support::TestApp {
             settings.insert(
                 "login_throttle".into(),
                 json!({"max_failures_per_account": 5, "max_failures_per_client": 20,
-                       "account_delay_after": delay_after, "max_delay_ms": 400,
+                       "account_delay_after": delay_after, "max_delay_ms": max_delay_ms,
                        "window_seconds": 900}),
             );
         }
@@ -191,7 +191,7 @@ async fn username_and_email_share_one_account_budget() {
 
 #[tokio::test]
 async fn an_attacker_at_one_address_cannot_keep_the_owner_out() {
-    let app = behind_proxy(10).await;
+    let app = behind_proxy(10, 400).await;
     let (request, ctx) = (app.server(), app.ctx());
     super::prepare_data::create_user(&ctx, "root", Role::Admin).await;
     let attacker = "198.51.100.66";
@@ -221,11 +221,14 @@ async fn an_attacker_at_one_address_cannot_keep_the_owner_out() {
 
 #[tokio::test]
 async fn failures_from_many_addresses_slow_the_account_down_but_never_lock_it() {
-    let app = behind_proxy(3).await;
+    let app = behind_proxy(3, 2_000).await;
     let (request, ctx) = (app.server(), app.ctx());
     fail_from_many_addresses(&request, &ctx, 6).await;
-    // Six failures past a threshold of three: the next attempt waits the
-    // capped delay (400 ms) before its password is checked, and succeeds.
+    // Six failures past a threshold of three: the sixth took a slot of
+    // 1 s (250 ms doubled twice), so the next attempt waits for that slot
+    // to end, less the time the sixth's own answer took, before its
+    // password is checked, and succeeds. (With slots of 400 ms, a loaded
+    // machine's slow answers let the slot lapse before the next attempt.)
     let started = std::time::Instant::now();
     let r = attempt(
         &request,
@@ -542,7 +545,7 @@ async fn an_assignee_named_by_email_is_stored_by_username() {
 
 #[tokio::test]
 async fn attempts_sent_together_from_many_addresses_queue_for_the_account() {
-    let app = behind_proxy(3).await;
+    let app = behind_proxy(3, 400).await;
     let (request, ctx) = (app.server(), app.ctx());
     fail_from_many_addresses(&request, &ctx, 3).await;
     // Past the threshold: slots of 250 ms, then 400 ms (the cap). Six
