@@ -582,65 +582,20 @@ impl<S: Send + Sync> FromRequestParts<S> for CorrelationId {
 }
 
 /// Splits a query string into decoded pairs.
+/// The decoded pairs of a query string, in order (`+` is a space; a
+/// broken escape is kept as it is; bytes that are not UTF-8 become U+FFFD).
 fn url_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    out.push(hi * 16 + lo);
-                    i += 2;
-                } else {
-                    out.push(b'%');
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 impl PageParams {
     fn link_with(&self, name: &str, value: &str) -> String {
-        let mut pairs: Vec<String> = self
-            .query
-            .iter()
-            .filter(|(k, _)| k != name)
-            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-            .collect();
-        pairs.push(format!("{name}={}", percent_encode(value)));
-        format!("{}?{}", self.base, pairs.join("&"))
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query.iter().filter(|(k, _)| k != name) {
+            query.append_pair(k, v);
+        }
+        query.append_pair(name, value);
+        format!("{}?{}", self.base, query.finish())
     }
 
     fn link(&self, page: u64) -> String {
