@@ -542,13 +542,13 @@ impl Model {
             } else {
                 EnvelopeType::Updated
             };
-            envelopes.push((
+            envelopes.push(outbox_envelopes::NewEnvelope {
                 kind,
-                alert.pid,
-                alert.severity(),
-                alert.envelope_payload(),
-                *cid,
-            ));
+                alert_pid: alert.pid,
+                severity: alert.severity(),
+                payload: alert.envelope_payload(),
+                correlation_id: cid,
+            });
         }
         alert_histories::Model::record_created(db, &opened).await?;
         tallies::Model::add(

@@ -124,6 +124,18 @@ fn append_sql(backend: sea_orm::DbBackend) -> String {
     )
 }
 
+/// An envelope to append: what happened to which alert, and its payload
+/// (the alert's wire form).
+#[derive(Debug)]
+pub struct NewEnvelope<'a> {
+    pub kind: EnvelopeType,
+    pub alert_pid: Uuid,
+    pub severity: Severity,
+    pub payload: Value,
+    /// The request that caused it.
+    pub correlation_id: &'a str,
+}
+
 impl Model {
     /// Appends one envelope `{id, type, source, timestamp, payload, meta}`,
     /// left to the polling dispatcher.
@@ -138,12 +150,14 @@ impl Model {
         payload: Value,
         correlation_id: &str,
     ) -> ModelResult<()> {
-        Self::append_many(
-            db,
-            vec![(kind, alert_pid, severity, payload, correlation_id)],
-            None,
-        )
-        .await?;
+        let envelope = NewEnvelope {
+            kind,
+            alert_pid,
+            severity,
+            payload,
+            correlation_id,
+        };
+        Self::append_many(db, vec![envelope], None).await?;
         Ok(())
     }
 
@@ -157,7 +171,7 @@ impl Model {
     /// Database errors.
     pub async fn append_many<C: ConnectionTrait>(
         db: &C,
-        envelopes: Vec<(EnvelopeType, Uuid, Severity, Value, &str)>,
+        envelopes: Vec<NewEnvelope<'_>>,
         claimed_by: Option<Uuid>,
     ) -> ModelResult<Vec<Claimed>> {
         if envelopes.is_empty() {
@@ -167,7 +181,14 @@ impl Model {
         let timestamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
         let stamp = crate::db::bulk::time(&now.trunc_subsecs(6).into());
         let mut rows = Vec::with_capacity(envelopes.len());
-        for (kind, alert_pid, severity, payload, correlation_id) in envelopes {
+        for NewEnvelope {
+            kind,
+            alert_pid,
+            severity,
+            payload,
+            correlation_id,
+        } in envelopes
+        {
             let id = Uuid::now_v7();
             // Fields in alphabetical order: the text a `Value` of the same
             // envelope prints, as replays (read back from the row) do.
