@@ -91,7 +91,7 @@ impl AlertStatus {
 impl FromStr for AlertStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        super::severity::variant_named(s.trim()).ok_or_else(|| {
+        super::variant_named(s.trim()).ok_or_else(|| {
             let names: Vec<&str> = Self::ALL.iter().map(|st| st.as_str()).collect();
             format!("unknown status `{s}`: expected one of {}", names.join(", "))
         })

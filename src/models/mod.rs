@@ -16,3 +16,14 @@ pub mod tallies;
 pub mod users;
 pub mod webhook_deliveries;
 pub mod webhooks;
+
+/// The variant of `T` whose name is `name`, in any ASCII case.
+pub fn variant_named<T>(name: &str) -> Option<T>
+where
+    T: strum::VariantArray + Copy + Into<&'static str>,
+{
+    T::VARIANTS
+        .iter()
+        .copied()
+        .find(|v| name.eq_ignore_ascii_case((*v).into()))
+}

@@ -66,21 +66,10 @@ impl Severity {
 impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        variant_named(s.trim()).ok_or_else(|| {
+        super::variant_named(s.trim()).ok_or_else(|| {
             format!("unknown severity `{s}`: expected LOW, MEDIUM, HIGH or CRITICAL")
         })
     }
-}
-
-/// The variant of `T` whose name is `name`, in any ASCII case.
-pub fn variant_named<T>(name: &str) -> Option<T>
-where
-    T: VariantArray + Copy + Into<&'static str>,
-{
-    T::VARIANTS
-        .iter()
-        .copied()
-        .find(|v| name.eq_ignore_ascii_case((*v).into()))
 }
 
 /// Case-insensitive on input, uppercase on output.

@@ -40,7 +40,7 @@ impl Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        super::severity::variant_named(s)
+        super::variant_named(s)
             .ok_or_else(|| format!("unknown role `{s}`: expected ADMIN or ANALYST"))
     }
 }
