@@ -18,8 +18,11 @@ pub const RETRY_AFTER_SECONDS: u64 = 5;
 #[must_use]
 pub fn is_unavailable(err: &DbErr) -> bool {
     match err {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
+        // No connection could be made or kept, whatever the database said
+        // (PostgreSQL refuses new ones with 55000 while a database does not
+        // accept connections): not now, rather than a fault.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
             RuntimeErr::SqlxError(err) => sqlx_unavailable(err),
             RuntimeErr::Internal(_) => false,
             #[allow(unreachable_patterns)]
@@ -163,6 +166,15 @@ mod tests {
         for code in ["23505", "22P02", "22021"] {
             assert!(!postgres_unavailable(code), "{code}");
         }
+    }
+
+    #[test]
+    fn a_connection_the_database_refuses_is_unavailable() {
+        // What sea-orm reports for PostgreSQL's 55000 "database … is not
+        // currently accepting connections" (seen as a 500 before).
+        assert!(is_unavailable(&DbErr::Conn(RuntimeErr::Internal(
+            "database \"vigil\" is not currently accepting connections".into()
+        ))));
     }
 
     #[test]

@@ -313,7 +313,18 @@ async fn postgres_connections_cut_and_locks_held_answer_503_and_lose_nothing() {
         unreachable!()
     };
     let port = free_port();
-    let server = Server::start_with(&url, port, None, &[("DB_LOCK_TIMEOUT_MS", "1000")]).await;
+    // The server's log (its errors name the cause of any 500), kept in the
+    // temporary directory and named in the output of a failing run.
+    let log = std::env::temp_dir().join(format!("vigil-pg-storage-{port}.log"));
+    eprintln!("server log: {}", log.display());
+    let server = Server::start_logging(
+        &url,
+        port,
+        None,
+        &[("DB_LOCK_TIMEOUT_MS", "1000")],
+        Some(&log),
+    )
+    .await;
     let db = connect(&url).await;
     create_admin(&db, "root").await;
     let token = server.token("root").await;
