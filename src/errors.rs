@@ -1,25 +1,29 @@
-//! The one error shape of the API: `{"error", "message", "fields"?}`.
+//! The one error shape of the API: `{"error", "message", "fields"?}`, and
+//! the one place that chooses a status code.
 //!
-//! Handlers return [`ApiResult`] and build failures with [`ApiError`];
-//! [`AppError`] renders every failure a handler or extractor returns, with
-//! its status, its log level (a client's mistake at INFO, a server fault at
-//! ERROR) and, for storage that refuses writes, 503 `storage_unavailable`
-//! with `Retry-After`. [`envelope`] gives the framework's own rejections
-//! (unknown routes, wrong methods, oversized bodies) the same shape.
-use std::collections::BTreeMap;
-
+//! Models refuse with domain errors (`models::Invalid`, `models::NotFound`,
+//! `alerts::ChangeError`, `api_keys::Refused`, …) that know nothing of HTTP;
+//! [`answer_for`] maps each to its status and code. Handlers return
+//! [`ApiResult`] and build their own refusals with [`ApiError`]; [`AppError`]
+//! renders every failure, with its log level (a client's mistake at INFO, a
+//! server fault at ERROR) and, for storage that refuses writes, 503
+//! `storage_unavailable` with `Retry-After`. [`envelope`] gives only the
+//! framework's own rejections (unknown routes, wrong methods, oversized or
+//! mistyped bodies), which never pass through here, the same shape.
 use axum::{
     body::{to_bytes, Body},
     http::{header, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
-use loco_rs::{controller::ErrorDetail, model::ModelError};
+use loco_rs::model::ModelError;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// Field name → human messages, as sent in `fields`.
-pub type FieldErrors = BTreeMap<String, Vec<String>>;
+pub use crate::models::FieldErrors;
+use crate::models::{
+    alerts::ChangeError, api_keys::Refused, idempotency_keys::Reused, refresh_tokens::Rejected,
+    users::AccountError, Invalid, NotFound,
+};
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,7 +41,8 @@ pub struct ErrorBody {
 }
 
 /// An error the API answers with: a status, a machine code and a message.
-#[derive(Debug)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -116,23 +121,20 @@ impl ApiError {
 
 impl From<ApiError> for loco_rs::Error {
     fn from(err: ApiError) -> Self {
-        let errors = err
-            .fields
-            .map(|f| serde_json::to_value(f).unwrap_or(Value::Null));
-        Self::CustomError(
-            err.status,
-            ErrorDetail {
-                error: Some(err.code.to_string()),
-                description: Some(err.message),
-                errors,
-            },
-        )
+        Self::Any(Box::new(err))
     }
 }
 
+/// A response extension: this error body was rendered here, in the
+/// [`ErrorBody`] shape, and [`envelope`] leaves it alone.
+#[derive(Clone, Copy)]
+struct Rendered;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        response.extensions_mut().insert(Rendered);
+        response
     }
 }
 
@@ -178,65 +180,89 @@ pub fn storage_unavailable() -> ApiError {
     )
 }
 
-/// The status and wire body of `err`.
-fn classify(err: &loco_rs::Error) -> (StatusCode, ErrorBody) {
-    use loco_rs::Error as E;
-    let simple = |status: StatusCode, code: &str, message: &str| {
-        (
-            status,
-            ErrorBody {
-                error: code.to_string(),
-                message: message.to_string(),
-                fields: None,
-            },
-        )
+/// What the API answers for a domain error: the only place a model's
+/// refusal gets a status code.
+fn refusal(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
+    use StatusCode as S;
+    let message = err.to_string();
+    let api = if let Some(api) = err.downcast_ref::<ApiError>() {
+        api.clone()
+    } else if let Some(Invalid(fields)) = err.downcast_ref() {
+        ApiError::validation(fields.clone())
+    } else if err.is::<NotFound>() {
+        ApiError::not_found(message)
+    } else if let Some(change) = err.downcast_ref::<ChangeError>() {
+        let code = match change {
+            ChangeError::InvalidTransition { .. } | ChangeError::ChangedMeanwhile => {
+                "invalid_transition"
+            }
+            ChangeError::FingerprintReopened => "fingerprint_reopened",
+        };
+        ApiError::conflict(code, message)
+    } else if let Some(account) = err.downcast_ref::<AccountError>() {
+        match account {
+            AccountError::Duplicate { field } => ApiError::conflict("duplicate", &message)
+                .with_fields(FieldErrors::from([(field.to_string(), vec![message])])),
+            AccountError::LastAdmin => ApiError::conflict("last_admin", message),
+        }
+    } else if err.is::<Refused>() || err.is::<Rejected>() {
+        ApiError::unauthorized(message)
+    } else if err.is::<Reused>() {
+        ApiError::new(S::UNPROCESSABLE_ENTITY, "idempotency_key_reused", message)
+    } else {
+        return None;
     };
+    Some(api)
+}
+
+/// The refusal `err` answers with; `None` for a server fault (500).
+#[must_use]
+pub fn answer_for(err: &loco_rs::Error) -> Option<ApiError> {
+    use loco_rs::Error as E;
     match err {
-        E::WithBacktrace { inner, .. } => classify(inner),
-        E::CustomError(status, detail) => {
-            let fields = detail.errors.as_ref().and_then(fields_from);
-            let code = detail
-                .error
-                .as_deref()
-                .filter(|c| is_machine_code(c))
-                .unwrap_or_else(|| default_code(*status));
-            let message = detail.description.clone().unwrap_or_else(|| {
+        E::WithBacktrace { inner, .. } => answer_for(inner),
+        E::Any(inner) => refusal(inner.as_ref()),
+        // Loco's own refusals.
+        E::CustomError(status, detail) => Some(ApiError::new(
+            *status,
+            default_code(*status),
+            detail.description.clone().unwrap_or_else(|| {
                 status
                     .canonical_reason()
                     .unwrap_or("Request failed")
                     .to_string()
-            });
+            }),
+        )),
+        E::NotFound | E::Model(ModelError::EntityNotFound) => {
+            Some(ApiError::not_found("Resource was not found"))
+        }
+        E::Unauthorized(_) => Some(ApiError::unauthorized("Authentication required")),
+        E::Model(ModelError::EntityAlreadyExists) => {
+            Some(ApiError::conflict("conflict", "Resource already exists"))
+        }
+        E::BadRequest(message) => Some(ApiError::bad_request("bad_request", message)),
+        _ if db_error(err).is_some_and(crate::db::storage::is_unavailable) => {
+            Some(storage_unavailable())
+        }
+        _ => None,
+    }
+}
+
+/// The status and wire body of `err`.
+fn classify(err: &loco_rs::Error) -> (StatusCode, ErrorBody) {
+    answer_for(err).map_or_else(
+        || {
             (
-                *status,
+                StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorBody {
-                    error: code.to_string(),
-                    message,
-                    fields,
+                    error: "internal_server_error".to_string(),
+                    message: "Internal server error".to_string(),
+                    fields: None,
                 },
             )
-        }
-        E::NotFound | E::Model(ModelError::EntityNotFound) => {
-            simple(StatusCode::NOT_FOUND, "not_found", "Resource was not found")
-        }
-        E::Unauthorized(_) => simple(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-        ),
-        E::Model(ModelError::EntityAlreadyExists) => {
-            simple(StatusCode::CONFLICT, "conflict", "Resource already exists")
-        }
-        E::BadRequest(message) => simple(StatusCode::BAD_REQUEST, "bad_request", message),
-        _ if db_error(err).is_some_and(crate::db::storage::is_unavailable) => {
-            let e = storage_unavailable();
-            (e.status, e.body())
-        }
-        _ => simple(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_server_error",
-            "Internal server error",
-        ),
-    }
+        },
+        |api| (api.status, api.body()),
+    )
 }
 
 impl IntoResponse for AppError {
@@ -253,6 +279,7 @@ impl IntoResponse for AppError {
             tracing::info!(status = status.as_u16(), code = %body.error, "request refused");
         }
         let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(Rendered);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -324,90 +351,20 @@ fn default_message(status: StatusCode, method: &Method, path: &str) -> String {
     }
 }
 
-fn is_machine_code(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-}
-
-/// Turns Loco's `errors` (validator output or our own field map) into `fields`.
-fn fields_from(errors: &Value) -> Option<FieldErrors> {
-    let obj = errors.as_object()?;
-    let mut fields = FieldErrors::new();
-    for (name, v) in obj {
-        let messages = v
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|item| match item {
-                        Value::String(s) => s.clone(),
-                        Value::Object(o) => o
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .or_else(|| o.get("code").and_then(Value::as_str))
-                            .unwrap_or("invalid")
-                            .to_string(),
-                        other => other.to_string(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![v.to_string()]);
-        fields.insert(name.clone(), messages);
-    }
-    Some(fields)
-}
-
-/// Rewrites one error response body into [`ErrorBody`].
-fn rewrite(status: StatusCode, method: &Method, path: &str, bytes: &[u8]) -> ErrorBody {
-    let parsed: Option<Map<String, Value>> = serde_json::from_slice(bytes).ok();
+/// The body of a framework rejection: its status's code, and its text when
+/// it is plain text naming the problem (axum's query and path rejections).
+fn rejection(status: StatusCode, method: &Method, path: &str, bytes: &[u8]) -> ErrorBody {
     let text = std::str::from_utf8(bytes).unwrap_or("").trim();
-    let Some(obj) = parsed else {
-        // axum's plain-text rejections (query strings, paths) name the problem:
-        // keep their text as the message.
-        let message = if text.is_empty() || text.starts_with('<') {
-            default_message(status, method, path)
-        } else {
-            text.to_string()
-        };
-        return ErrorBody {
-            error: default_code(status).to_string(),
-            message,
-            fields: None,
-        };
-    };
-    let code = obj
-        .get("error")
-        .and_then(Value::as_str)
-        .filter(|c| is_machine_code(c))
-        .unwrap_or_else(|| default_code(status))
-        .to_string();
-    let fields = obj.get("errors").and_then(fields_from);
-    let code = if fields.is_some() && code == "bad_request" {
-        "validation_failed".to_string()
+    let message = if text.is_empty() || text.starts_with(['<', '{', '[']) {
+        default_message(status, method, path)
     } else {
-        code
+        text.to_string()
     };
-    let message = obj.get("description").and_then(Value::as_str).map_or_else(
-        || match &fields {
-            Some(f) => format!(
-                "Invalid fields: {}",
-                f.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-            None => default_message(status, method, path),
-        },
-        ToString::to_string,
-    );
     ErrorBody {
-        error: code,
+        error: default_code(status).to_string(),
         message,
-        fields,
+        fields: None,
     }
-}
-
-fn is_envelope(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<Map<String, Value>>(bytes).is_ok_and(|o| {
-        o.get("error").is_some_and(Value::is_string)
-            && o.get("message").is_some_and(Value::is_string)
-    })
 }
 
 /// A response extension: this error response's body is a documented shape
@@ -415,25 +372,25 @@ fn is_envelope(bytes: &[u8]) -> bool {
 #[derive(Clone, Copy)]
 pub struct OwnBody;
 
-/// Middleware: every 4xx/5xx response leaves in the [`ErrorBody`] shape.
+/// Middleware: the framework's own 4xx/5xx rejections (no route, wrong
+/// method, a body over the limit, a timeout, a query or path axum could not
+/// read) leave in the [`ErrorBody`] shape. Vigil's own errors are rendered
+/// in that shape already and pass untouched.
 pub async fn envelope(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let response = next.run(req).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Rendered>().is_some()
         || response.extensions().get::<OwnBody>().is_some()
     {
         return response;
     }
-    // A WebSocket upgrade or a streamed body never carries an error this large.
+    // The framework's rejections are a line of text at most.
     let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, 256 * 1024).await.unwrap_or_default();
-    if is_envelope(&bytes) {
-        return Response::from_parts(parts, Body::from(bytes));
-    }
-    let body = rewrite(status, &method, &path, &bytes);
-    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let json = serde_json::to_vec(&rejection(status, &method, &path, &bytes)).unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,
@@ -447,20 +404,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rewrites_loco_detail() {
-        let body = rewrite(
-            StatusCode::CONFLICT,
-            &Method::POST,
-            "/x",
-            br#"{"error":"conflict","description":"Resource already exists"}"#,
-        );
-        assert_eq!(body.error, "conflict");
-        assert_eq!(body.message, "Resource already exists");
-    }
-
-    #[test]
-    fn rewrites_empty_405() {
-        let body = rewrite(
+    fn an_empty_405_names_method_and_path() {
+        let body = rejection(
             StatusCode::METHOD_NOT_ALLOWED,
             &Method::DELETE,
             "/api/x",
@@ -471,8 +416,8 @@ mod tests {
     }
 
     #[test]
-    fn keeps_plain_text_reason() {
-        let body = rewrite(
+    fn a_plain_text_reason_is_kept() {
+        let body = rejection(
             StatusCode::BAD_REQUEST,
             &Method::GET,
             "/api/users",
@@ -483,17 +428,56 @@ mod tests {
     }
 
     #[test]
-    fn maps_validator_errors_to_fields() {
-        let body = rewrite(
-            StatusCode::BAD_REQUEST,
-            &Method::POST,
-            "/x",
-            br#"{"errors":{"email":[{"code":"email","message":"invalid email","params":{}}]}}"#,
+    fn a_json_or_html_body_is_not_read() {
+        let body = rejection(
+            StatusCode::NOT_FOUND,
+            &Method::GET,
+            "/nope",
+            br#"{"error":"x","description":"y"}"#,
         );
-        assert_eq!(body.error, "validation_failed");
         assert_eq!(
-            body.fields.unwrap().get("email").unwrap(),
-            &vec!["invalid email".to_string()]
+            (body.error.as_str(), body.message.as_str()),
+            ("not_found", "No resource at GET /nope")
         );
+    }
+
+    #[test]
+    fn domain_errors_get_their_status_here() {
+        let cases: Vec<(loco_rs::Error, u16, &str)> = vec![
+            (
+                Invalid::field("note", "bad").into(),
+                400,
+                "validation_failed",
+            ),
+            (NotFound::new("alert", "x").into(), 404, "not_found"),
+            (
+                ChangeError::ChangedMeanwhile.into(),
+                409,
+                "invalid_transition",
+            ),
+            (
+                ChangeError::FingerprintReopened.into(),
+                409,
+                "fingerprint_reopened",
+            ),
+            (AccountError::LastAdmin.into(), 409, "last_admin"),
+            (
+                AccountError::Duplicate { field: "email" }.into(),
+                409,
+                "duplicate",
+            ),
+            (Refused::Expired.into(), 401, "unauthorized"),
+            (Rejected.into(), 401, "unauthorized"),
+            (Reused.into(), 422, "idempotency_key_reused"),
+            (ApiError::forbidden("no").into(), 403, "forbidden"),
+        ];
+        for (err, status, code) in cases {
+            let api = answer_for(&err).expect("a refusal");
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{err}");
+        }
+        let dup = answer_for(&AccountError::Duplicate { field: "email" }.into()).unwrap();
+        assert_eq!(dup.message, "A user with this email already exists.");
+        assert!(dup.fields.unwrap().contains_key("email"));
+        assert!(answer_for(&loco_rs::Error::string("boom")).is_none());
     }
 }

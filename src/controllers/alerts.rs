@@ -4,19 +4,21 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    controllers::extract::{CorrelationId, CurrentUser, JsonBody, PageParams, QueryPairs},
+    controllers::extract::{CorrelationId, CurrentUser, JsonBody, ListParams, PageParams},
     errors::ApiResult,
-    errors::{ApiError, ErrorBody},
+    errors::{self, ApiError, ErrorBody},
     models::api_keys::Scope,
     models::{
         alert_histories,
         alert_status::AlertStatus,
         alerts::{self, Actor, AlertEdit},
-        listing::{ListQuery, Resource},
         users::Role,
     },
     views::{
-        alerts::{AlertResponse, BulkResult, ExportFormat, HistoryEntry},
+        alerts::{
+            AlertFilters, AlertResponse, BulkResult, ExportFormat, ExportParams, HistoryEntry,
+        },
+        filters::ListFilters,
         pagination::Page,
     },
     workers::dispatcher::Feed,
@@ -67,11 +69,11 @@ pub struct NoteParams {
 async fn list(
     user: CurrentUser,
     State(ctx): State<AppContext>,
-    QueryPairs(pairs): QueryPairs,
+    ListParams(params): ListParams<AlertFilters>,
     page: PageParams,
 ) -> ApiResult {
     user.authorize(Role::Analyst, Scope::AlertsRead)?;
-    let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
+    let q = params.query().map_err(ApiError::validation)?;
     let window = page.window()?;
     window
         .check_cursor(q.ordering)
@@ -175,17 +177,20 @@ async fn bulk_status(
                 alert: Some(AlertResponse::from(&alert)),
                 error: None,
             },
-            Err(Error::CustomError(status, detail)) => BulkResult {
-                id: id.clone(),
-                status: status.as_u16(),
-                alert: None,
-                error: Some(ErrorBody {
-                    error: detail.error.unwrap_or_default(),
-                    message: detail.description.unwrap_or_default(),
-                    fields: None,
-                }),
+            // A refusal of this one id (404, 409) is reported in its row;
+            // a server fault fails the whole request.
+            Err(err) => match errors::answer_for(&err) {
+                Some(refused) if refused.status.is_client_error() => BulkResult {
+                    id: id.clone(),
+                    status: refused.status.as_u16(),
+                    alert: None,
+                    error: Some(ErrorBody {
+                        fields: None,
+                        ..refused.body()
+                    }),
+                },
+                _ => return Err(err.into()),
             },
-            Err(other) => return Err(other.into()),
         });
     }
     Feed::get(&ctx)?.poke();
@@ -296,15 +301,10 @@ async fn add_note(
 async fn export(
     user: CurrentUser,
     State(ctx): State<AppContext>,
-    QueryPairs(pairs): QueryPairs,
+    ListParams(params): ListParams<ExportParams>,
 ) -> ApiResult {
     user.require_person(Role::Admin)?;
-    let format = match pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str())
-    {
+    let format = match params.format.last().map(String::as_str) {
         None | Some("csv") => ExportFormat::Csv,
         Some("ndjson") => ExportFormat::Ndjson,
         Some(other) => {
@@ -315,9 +315,10 @@ async fn export(
             .into())
         }
     };
-    if pairs
+    let f = &params.filters;
+    if [&f.ordering, &f.page, &f.page_size, &f.cursor]
         .iter()
-        .any(|(k, _)| k == "ordering" || k == "page" || k == "page_size" || k == "cursor")
+        .any(|given| !given.is_empty())
     {
         return Err(ApiError::field(
             "ordering",
@@ -325,7 +326,7 @@ async fn export(
         )
         .into());
     }
-    let q = ListQuery::parse(Resource::Alerts, &pairs).map_err(ApiError::validation)?;
+    let q = params.filters.query().map_err(ApiError::validation)?;
     let db = ctx.db.clone();
     // (last id, header sent, finished): each step reads one bounded chunk.
     let chunks =

@@ -6,20 +6,23 @@ use serde_json::Value;
 
 use crate::{
     controllers::extract::{
-        CorrelationId, CurrentUser, JsonBody, JsonItems, PageParams, QueryPairs,
+        CorrelationId, CurrentUser, JsonBody, JsonItems, ListParams, PageParams,
     },
     errors::ApiResult,
     errors::{ApiError, ErrorBody},
     ingestion::writer::IngestWriter,
     models::api_keys::Scope,
     models::{
-        events::{self, NewEvent},
+        events,
         idempotency_keys::{IdempotentRequest, StoredAnswer},
-        listing::{ListQuery, Resource},
+        new_event::NewEvent,
         users::Role,
     },
     views::{
-        events::{BatchResponse, EventResponse, IngestAnswer, IngestResponse, RefusedItem},
+        events::{
+            BatchResponse, EventFilters, EventResponse, IngestAnswer, IngestResponse, RefusedItem,
+        },
+        filters::ListFilters,
         pagination::Page,
     },
 };
@@ -62,7 +65,7 @@ fn idempotency(
 /// create an alert or join the open alert with the same fingerprint.
 #[utoipa::path(post, path = "/api/events", operation_id = "create_event", tag = "events",
     security(("bearer" = []), ("api_key" = ["events:write"])),
-    request_body(content = crate::views::events::EventInput, description = "The event"),
+    request_body(content = crate::models::new_event::EventInput, description = "The event"),
     params(("Idempotency-Key" = Option<String>, Header,
         description = "A retry with the same key and body returns the first answer and stores nothing")),
     responses(
@@ -94,7 +97,7 @@ async fn create(
 /// when others fail; each item answers with its index and status.
 #[utoipa::path(post, path = "/api/events/batch", operation_id = "create_events_batch", tag = "events",
     security(("bearer" = []), ("api_key" = ["events:write"])),
-    request_body(content = crate::views::events::BatchInput, description = "`{\"events\": [...]}`"),
+    request_body(content = crate::models::new_event::BatchInput, description = "`{\"events\": [...]}`"),
     responses(
         (status = 201, description = "Every item stored", body = BatchResponse),
         (status = 207, description = "Some items refused: see each item's status and errors", body = BatchResponse),
@@ -163,11 +166,11 @@ async fn batch(
 async fn list(
     user: CurrentUser,
     State(ctx): State<AppContext>,
-    QueryPairs(pairs): QueryPairs,
+    ListParams(params): ListParams<EventFilters>,
     page: PageParams,
 ) -> ApiResult {
     user.authorize(Role::Analyst, Scope::AlertsRead)?;
-    let q = ListQuery::parse(Resource::Events, &pairs).map_err(ApiError::validation)?;
+    let q = params.query().map_err(ApiError::validation)?;
     let window = page.window()?;
     window
         .check_cursor(q.ordering)

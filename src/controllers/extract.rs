@@ -565,6 +565,32 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
+/// A list's query parameters read into its declared parameter struct
+/// (`views::alerts::AlertFilters`): each name with every value given for it,
+/// so a repeated parameter is an OR of its values. (axum's `Query` reads
+/// with `serde_urlencoded`, which refuses a repeated name.)
+pub struct ListParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ListParams<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let QueryPairs(pairs) = QueryPairs::from_request_parts(parts, state).await?;
+        let mut named = serde_json::Map::new();
+        for (name, value) in pairs {
+            if let serde_json::Value::Array(values) = named
+                .entry(name)
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+            {
+                values.push(value.into());
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(named))
+            .map(Self)
+            .map_err(|err| ApiError::bad_request("bad_request", err.to_string()).into())
+    }
+}
+
 /// The request id (Loco's `x-request-id`), used as the correlation id of the
 /// lifecycle envelopes a request causes.
 pub struct CorrelationId(pub String);

@@ -13,8 +13,8 @@ use serde_json::{json, Map};
 
 use super::writer::IngestWriter;
 use crate::models::{
-    events::{clamp_future, NewEvent},
     log_cursors::Position,
+    new_event::{clamp_future, NewEvent},
     severity::Severity,
 };
 use crate::{
@@ -214,7 +214,7 @@ impl LogIngest {
         line: &LogLine<'_>,
         verdict: &Verdict,
         now: DateTime<Utc>,
-    ) -> std::result::Result<NewEvent, crate::errors::FieldErrors> {
+    ) -> std::result::Result<NewEvent, crate::models::FieldErrors> {
         let top = verdict.top_rule().unwrap_or("DETECTION");
         let score = f64::from(verdict.threat_score()) / 1000.0;
         let mut components = Map::new();

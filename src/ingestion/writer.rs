@@ -20,9 +20,10 @@ use loco_rs::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::models::{
-    events::{Ingested, Model as Event, NewEvent},
+    events::{IngestRequest, Ingested, Model as Event},
     idempotency_keys::{self, IdempotentRequest, StoredAnswer},
     log_cursors::{self, Position},
+    new_event::NewEvent,
     outbox_envelopes::Claimed,
     severity::Severity,
 };
@@ -393,9 +394,12 @@ async fn commit_together(
         .filter(|(_, r)| r.is_none())
         .map(|(j, _)| j)
         .collect();
-    let requests: Vec<(&[NewEvent], &str)> = fresh
+    let requests: Vec<IngestRequest<'_>> = fresh
         .iter()
-        .map(|j| (j.items.as_slice(), j.correlation_id.as_str()))
+        .map(|j| IngestRequest {
+            events: &j.items,
+            correlation_id: &j.correlation_id,
+        })
         .collect();
     let (stored, claimed) =
         Event::ingest(&txn, &requests, threshold, feed.and_then(Feed::claimant)).await?;
@@ -445,7 +449,10 @@ async fn commit_alone(
     let txn = crate::db::write::begin_immediate(db).await?;
     let (mut stored, claimed) = Event::ingest(
         &txn,
-        &[(job.items.as_slice(), job.correlation_id.as_str())],
+        &[IngestRequest {
+            events: &job.items,
+            correlation_id: &job.correlation_id,
+        }],
         threshold,
         feed.and_then(Feed::claimant),
     )

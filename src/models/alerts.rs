@@ -12,13 +12,14 @@ pub use super::_entities::alerts::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
-    events::NewEvent,
     listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
+    new_event::NewEvent,
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
     tallies,
 };
-use crate::{db::bulk, errors::ApiError};
+use super::{domain_errors, FieldErrors, Invalid, NotFound};
+use crate::db::bulk;
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -99,6 +100,14 @@ fn tagged_any(tags: &[String], backend: DbBackend) -> sea_orm::sea_query::Simple
     )
 }
 
+/// A fingerprint's alert after [`Model::promote`].
+#[derive(Debug, Clone)]
+pub struct Promoted {
+    pub alert: Model,
+    /// This promotion opened it (else it joined an open alert).
+    pub created: bool,
+}
+
 /// The promoted events of one fingerprint in one transaction.
 #[derive(Debug)]
 pub struct Promotion<'a> {
@@ -134,15 +143,28 @@ pub struct AlertEdit {
 
 pub const MAX_NOTE: usize = 10_000;
 
+/// Why a status change was refused.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub enum ChangeError {
+    #[error("An alert cannot move from {from} to {to}")]
+    InvalidTransition { from: AlertStatus, to: AlertStatus },
+    #[error("The alert changed status meanwhile: read it again and retry")]
+    ChangedMeanwhile,
+    #[error("A newer open alert has the same fingerprint: work on that one")]
+    FingerprintReopened,
+}
+
+domain_errors!(ChangeError);
+
 /// A note (on its own or with a status change) has 1 to [`MAX_NOTE`]
 /// characters, checked before anything is written.
 ///
 /// # Errors
 /// 400 naming `note`.
-pub fn check_note(note: Option<&str>) -> std::result::Result<(), ApiError> {
+pub fn check_note(note: Option<&str>) -> std::result::Result<(), Invalid> {
     match note {
         Some(note) if note.trim().is_empty() || note.chars().count() > MAX_NOTE => Err(
-            ApiError::field("note", format!("A note has 1 to {MAX_NOTE} characters.")),
+            Invalid::field("note", format!("A note has 1 to {MAX_NOTE} characters.")),
         ),
         _ => Ok(()),
     }
@@ -160,7 +182,7 @@ impl AlertEdit {
     /// username or email named them (`Some(None)` unassigns, `None` leaves
     /// the assignee as it is).
     pub async fn validate(&self, db: &DatabaseConnection) -> Result<Option<Option<String>>> {
-        let mut fields = crate::errors::FieldErrors::new();
+        let mut fields = FieldErrors::new();
         let mut assignee = self.assignee.clone();
         if let Some(Some(name)) = &self.assignee {
             match super::users::Model::find_by_login(db, name).await {
@@ -184,7 +206,7 @@ impl AlertEdit {
         if fields.is_empty() {
             Ok(assignee)
         } else {
-            Err(ApiError::validation(fields).into())
+            Err(Invalid(fields).into())
         }
     }
 }
@@ -295,7 +317,7 @@ impl Model {
     pub async fn promote<C: ConnectionTrait>(
         db: &C,
         groups: &[Promotion<'_>],
-    ) -> ModelResult<HashMap<String, (Self, bool)>> {
+    ) -> ModelResult<HashMap<String, Promoted>> {
         let now = Utc::now();
         // Fingerprint order, so that concurrent transactions on PostgreSQL
         // take the row locks in the same order and cannot deadlock.
@@ -341,7 +363,7 @@ impl Model {
                 .binary_search_by(|g| g.fingerprint.cmp(&alert.fingerprint))
                 .map(|i| sorted[i].occurrences);
             let created = wanted == Ok(alert.occurrences);
-            out.insert(alert.fingerprint.clone(), (alert, created));
+            out.insert(alert.fingerprint.clone(), Promoted { alert, created });
         }
         Ok(out)
     }
@@ -513,7 +535,7 @@ impl Model {
     /// # Errors
     /// 404 when there is none.
     pub async fn find_by_pid<C: ConnectionTrait>(db: &C, pid: &str) -> Result<Self> {
-        let not_found = || ApiError::not_found(format!("No alert with id `{pid}`"));
+        let not_found = || NotFound::new("alert", pid);
         let uuid = Uuid::parse_str(pid).map_err(|_| not_found())?;
         Entity::find()
             .filter(Column::Pid.eq(uuid))
@@ -542,13 +564,7 @@ impl Model {
         let from = alert.status();
         match from.can_move_to(to) {
             Transition::NoOp => return Ok(alert),
-            Transition::Invalid => {
-                return Err(ApiError::conflict(
-                    "invalid_transition",
-                    format!("An alert cannot move from {from} to {to}"),
-                )
-                .into())
-            }
+            Transition::Invalid => return Err(ChangeError::InvalidTransition { from, to }.into()),
             Transition::Allowed => {}
         }
         let now = Utc::now();
@@ -579,19 +595,9 @@ impl Model {
             .await;
         match res {
             Ok(r) if r.rows_affected == 1 => {}
-            Ok(_) => {
-                return Err(ApiError::conflict(
-                    "invalid_transition",
-                    "The alert changed status meanwhile: read it again and retry",
-                )
-                .into())
-            }
+            Ok(_) => return Err(ChangeError::ChangedMeanwhile.into()),
             Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                return Err(ApiError::conflict(
-                    "fingerprint_reopened",
-                    "A newer open alert has the same fingerprint: work on that one",
-                )
-                .into())
+                return Err(ChangeError::FingerprintReopened.into())
             }
             Err(err) => return Err(err.into()),
         }
@@ -603,7 +609,7 @@ impl Model {
         let updated = Entity::find_by_id(alert.id)
             .one(&txn)
             .await?
-            .ok_or_else(|| Error::from(ApiError::not_found("alert vanished")))?;
+            .ok_or_else(|| Error::from(NotFound::new("alert", pid)))?;
         alert_histories::Model::record(
             &txn,
             alert.id,

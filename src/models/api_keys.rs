@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 pub use super::_entities::api_keys::{self, ActiveModel, Column, Entity, Model};
 use super::users::{self, Role};
-use crate::errors::{ApiError, FieldErrors};
+use super::{domain_errors, FieldErrors, Invalid, NotFound};
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -154,10 +154,20 @@ fn digest(key: &str) -> String {
     crate::digest::sha256_hex(key)
 }
 
-/// Why a presented key is refused (all 401).
-fn refused(message: &str) -> Error {
-    ApiError::unauthorized(message).into()
+/// Why a presented key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("The API key is invalid")]
+    Unknown,
+    #[error("The API key has been revoked")]
+    Revoked,
+    #[error("The API key has expired")]
+    Expired,
+    #[error("The API key's owner is no longer an active admin: the key is suspended")]
+    OwnerSuspended,
 }
+
+domain_errors!(Refused);
 
 /// A key that authenticated: its row and the admin it acts for.
 pub struct Grant {
@@ -193,7 +203,7 @@ impl Model {
         owner: &users::Model,
         params: &NewKey,
     ) -> Result<(Self, String)> {
-        let scopes = params.check(Utc::now()).map_err(ApiError::validation)?;
+        let scopes = params.check(Utc::now()).map_err(Invalid)?;
         let key = format!("vgk_{}", hash::random_string(40));
         let row = ActiveModel {
             pid: ActiveValue::set(Uuid::new_v4()),
@@ -258,19 +268,17 @@ impl Model {
             .one(db)
             .await?
         else {
-            return Err(refused("The API key is invalid"));
+            return Err(Refused::Unknown.into());
         };
         let now = Utc::now();
         match key.state(now) {
-            KeyState::Revoked => return Err(refused("The API key has been revoked")),
-            KeyState::Expired => return Err(refused("The API key has expired")),
+            KeyState::Revoked => return Err(Refused::Revoked.into()),
+            KeyState::Expired => return Err(Refused::Expired.into()),
             KeyState::Active => {}
         }
-        let owner = owner.ok_or_else(|| refused("The API key is invalid"))?;
+        let owner = owner.ok_or(Refused::Unknown)?;
         if !owner.is_active || owner.role() != Role::Admin {
-            return Err(refused(
-                "The API key's owner is no longer an active admin: the key is suspended",
-            ));
+            return Err(Refused::OwnerSuspended.into());
         }
         let stale = key.last_used_at.is_none_or(|t| {
             (now - t.with_timezone(&Utc)).num_seconds() >= LAST_USED_RESOLUTION_SECONDS
@@ -311,7 +319,7 @@ impl Model {
     /// # Errors
     /// 404 for an unknown id.
     pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
-        let missing = || ApiError::not_found(format!("No API key with id `{pid}`")).into();
+        let missing = || NotFound::new("API key", pid).into();
         let id = Uuid::parse_str(pid).map_err(|_| missing())?;
         Entity::find()
             .filter(Column::Pid.eq(id))

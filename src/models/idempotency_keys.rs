@@ -5,7 +5,7 @@ use loco_rs::prelude::*;
 use sea_orm::SqlErr;
 
 pub use super::_entities::idempotency_keys::{self, ActiveModel, Column, Entity, Model};
-use crate::errors::ApiError;
+use super::domain_errors;
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -57,12 +57,7 @@ impl Model {
                 status: u16::try_from(row.status_code).unwrap_or(200),
                 body: row.response,
             })),
-            Some(_) => Err(ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "This Idempotency-Key was already used with a different request body",
-            )
-            .into()),
+            Some(_) => Err(Reused.into()),
         }
     }
 
@@ -117,3 +112,10 @@ impl Model {
 
 /// How long an `Idempotency-Key`'s answer is kept for retries.
 pub const RETENTION_HOURS: i64 = 24;
+
+/// The key was used before with a different request body.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("This Idempotency-Key was already used with a different request body")]
+pub struct Reused;
+
+domain_errors!(Reused);

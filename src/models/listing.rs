@@ -7,8 +7,8 @@ use sea_orm::{
     Select, Value as DbValue,
 };
 
+use super::FieldErrors;
 use super::{alert_status::AlertStatus, severity::Severity};
-use crate::errors::FieldErrors;
 
 /// What a list can be filtered and ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,10 +124,10 @@ impl ListQuery {
     }
 }
 
-/// Parameters that are not filters but are understood elsewhere.
-pub const PAGING: [&str; 4] = ["page", "page_size", "cursor", "format"];
-
-fn values(raw: &[&str]) -> Vec<String> {
+/// The values of a repeated or comma-separated parameter (an OR), trimmed,
+/// empty ones dropped.
+#[must_use]
+pub fn values(raw: &[String]) -> Vec<String> {
     raw.iter()
         .flat_map(|v| v.split(','))
         .map(str::trim)
@@ -136,9 +136,10 @@ fn values(raw: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn parse_all<T, F: Fn(&str) -> Result<T, String>>(
+/// Each of `raw`'s [`values`] parsed; a bad one is an error of `name`.
+pub fn parse_all<T, F: Fn(&str) -> Result<T, String>>(
     name: &str,
-    raw: &[&str],
+    raw: &[String],
     parse: F,
     errors: &mut FieldErrors,
 ) -> Vec<T> {
@@ -152,7 +153,8 @@ fn parse_all<T, F: Fn(&str) -> Result<T, String>>(
     out
 }
 
-fn time(name: &str, raw: &[&str], errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+/// The last of `raw` as an RFC 3339 time; a bad one is an error of `name`.
+pub fn time(name: &str, raw: &[String], errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
     let v = raw.last()?;
     match DateTime::parse_from_rfc3339(v.trim()) {
         Ok(t) => Some(t.with_timezone(&Utc)),
@@ -166,38 +168,6 @@ fn time(name: &str, raw: &[&str], errors: &mut FieldErrors) -> Option<DateTime<U
 }
 
 impl Resource {
-    /// The filter and ordering parameters this list accepts (besides
-    /// [`PAGING`]); a test holds the documented parameters to this list.
-    #[must_use]
-    pub fn filters(self) -> &'static [&'static str] {
-        match self {
-            Self::Alerts => &[
-                "status",
-                "severity",
-                "event__severity",
-                "source",
-                "event_type",
-                "source_ip",
-                "assignee",
-                "tag",
-                "since",
-                "until",
-                "search",
-                "ordering",
-            ],
-            Self::Events => &[
-                "severity",
-                "source",
-                "event_type",
-                "source_ip",
-                "since",
-                "until",
-                "search",
-                "ordering",
-            ],
-        }
-    }
-
     fn sort_key(self, name: &str) -> Option<SortKey> {
         match (self, name) {
             (_, "created_at") => Some(SortKey::CreatedAt),
@@ -219,74 +189,33 @@ impl Resource {
     }
 }
 
-impl ListQuery {
-    /// Parses decoded query pairs for `resource`.
-    ///
-    /// # Errors
-    /// Parameter → messages for every unknown parameter or bad value.
-    pub fn parse(resource: Resource, pairs: &[(String, String)]) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let get = |name: &str| -> Vec<&str> {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .collect()
+impl Resource {
+    /// The order `ordering=` names (the last one given), or the default.
+    pub fn ordering(self, raw: &[String], errors: &mut FieldErrors) -> Ordering {
+        let Some(raw) = raw.last() else {
+            return Ordering::default();
         };
-        for (k, _) in pairs {
-            if !resource.filters().contains(&k.as_str()) && !PAGING.contains(&k.as_str()) {
-                errors.entry(k.clone()).or_default().push(format!(
-                    "Unknown parameter. Known: {}.",
-                    resource.filters().join(", ")
-                ));
-            }
+        let raw = raw.trim();
+        let (descending, name) = raw
+            .strip_prefix('-')
+            .map_or((false, raw), |rest| (true, rest));
+        if let Some(key) = self.sort_key(name) {
+            return Ordering { key, descending };
         }
-        let mut filters = Filters {
-            severity: parse_all("severity", &get("severity"), |v| v.parse(), &mut errors),
-            source: values(&get("source")),
-            event_type: values(&get("event_type")),
-            source_ip: values(&get("source_ip")),
-            assignee: values(&get("assignee")),
-            tag: values(&get("tag")),
-            since: time("since", &get("since"), &mut errors),
-            until: time("until", &get("until"), &mut errors),
-            search: get("search")
-                .last()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty()),
-        };
-        filters.severity.extend(parse_all(
-            "event__severity",
-            &get("event__severity"),
-            str::parse::<Severity>,
-            &mut errors,
+        errors.entry("ordering".into()).or_default().push(format!(
+            "Unknown ordering `{raw}`. Use one of: {}.",
+            self.sort_names()
         ));
-        let mut q = Self {
-            status: parse_all("status", &get("status"), |v| v.parse(), &mut errors),
-            filters,
-            ordering: Ordering::default(),
-        };
-        if let Some(raw) = get("ordering").last() {
-            let raw = raw.trim();
-            let (descending, name) = raw
-                .strip_prefix('-')
-                .map_or((false, raw), |rest| (true, rest));
-            match resource.sort_key(name) {
-                Some(key) => q.ordering = Ordering { key, descending },
-                None => {
-                    errors.entry("ordering".into()).or_default().push(format!(
-                        "Unknown ordering `{raw}`. Use one of: {}.",
-                        resource.sort_names()
-                    ));
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(q)
-        } else {
-            Err(errors)
-        }
+        Ordering::default()
     }
+}
+
+/// The last `search=`, trimmed; blank means none.
+#[must_use]
+pub fn search(raw: &[String]) -> Option<String> {
+    raw.last()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// A keyset position: the sort key and id of the last row a client saw.
@@ -600,46 +529,6 @@ pub fn like_pattern(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn comma_separated_and_repeated_values_are_or() {
-        let q = ListQuery::parse(
-            Resource::Alerts,
-            &pairs(&[
-                ("severity", "high,critical"),
-                ("status", "OPEN"),
-                ("status", "acknowledged"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(q.filters.severity, vec![Severity::High, Severity::Critical]);
-        assert_eq!(q.status, vec![AlertStatus::Open, AlertStatus::Acknowledged]);
-    }
-
-    #[test]
-    fn unknown_values_and_parameters_name_themselves() {
-        let err = ListQuery::parse(
-            Resource::Alerts,
-            &pairs(&[
-                ("severity", "urgent"),
-                ("ordering", "title"),
-                ("colour", "red"),
-                ("since", "x"),
-            ]),
-        )
-        .unwrap_err();
-        for k in ["severity", "ordering", "colour", "since"] {
-            assert!(err.contains_key(k), "{k}: {err:?}");
-        }
-        let err = ListQuery::parse(Resource::Events, &pairs(&[("status", "OPEN")])).unwrap_err();
-        assert!(err.contains_key("status"));
-    }
-
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
         let c = Cursor {
@@ -658,19 +547,5 @@ mod tests {
         assert_eq!(Cursor::decode(&t.encode()).unwrap(), t);
         assert!(Cursor::decode("zz").is_err());
         assert!(Cursor::decode(&hex::encode("{}")).is_err());
-    }
-
-    #[test]
-    fn ordering_parses_direction() {
-        let q = ListQuery::parse(Resource::Alerts, &pairs(&[("ordering", "-severity")])).unwrap();
-        assert_eq!(
-            q.ordering,
-            Ordering {
-                key: SortKey::Severity,
-                descending: true
-            }
-        );
-        let q = ListQuery::parse(Resource::Alerts, &pairs(&[("ordering", "occurrences")])).unwrap();
-        assert!(!q.ordering.descending);
     }
 }

@@ -4,8 +4,8 @@ use sea_orm::sea_query::Expr;
 use uuid::Uuid;
 
 pub use super::_entities::refresh_tokens::{self, ActiveModel, Column, Entity, Model};
+use super::domain_errors;
 use super::users;
-use crate::errors::ApiError;
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -14,8 +14,16 @@ fn digest(token: &str) -> String {
     crate::digest::sha256_hex(token)
 }
 
+/// A refresh token that does not work, whatever the reason (an attacker
+/// learns nothing from the difference).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("The refresh token is invalid, expired or revoked")]
+pub struct Rejected;
+
+domain_errors!(Rejected);
+
 fn invalid() -> Error {
-    ApiError::unauthorized("The refresh token is invalid, expired or revoked").into()
+    Rejected.into()
 }
 
 impl Model {

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use super::_entities::users::{self, ActiveModel, Column, Entity, Model};
-use crate::errors::ApiError;
+use super::domain_errors;
 
 /// What a person may do (SPEC §1).
 #[derive(
@@ -251,7 +251,7 @@ impl Model {
     pub async fn create_with_password(db: &DatabaseConnection, new: &NewUser<'_>) -> Result<Self> {
         let email = new.email.to_lowercase();
         if let Some(field) = Self::taken_field(db, new.username, &email).await? {
-            return Err(duplicate(field).into());
+            return Err(AccountError::Duplicate { field }.into());
         }
         let password = hash::hash_password(new.password)?;
         let inserted = ActiveModel {
@@ -270,7 +270,7 @@ impl Model {
                 let field = Self::taken_field(db, new.username, &email)
                     .await?
                     .unwrap_or("username");
-                Err(duplicate(field).into())
+                Err(AccountError::Duplicate { field }.into())
             }
             Err(err) => Err(err.into()),
         }
@@ -358,11 +358,7 @@ impl Model {
         let active = change.is_active.unwrap_or(self.is_active);
         let loses_admin = self.is_admin() && !(active && role == Role::Admin);
         if loses_admin && Self::other_active_admins(&txn, self.id).await? == 0 {
-            return Err(ApiError::conflict(
-                "last_admin",
-                "This is the last active admin: promote another admin first",
-            )
-            .into());
+            return Err(AccountError::LastAdmin.into());
         }
         let mut am = self.into_active_model();
         am.role = ActiveValue::set(role.as_str().to_string());
@@ -394,13 +390,15 @@ pub const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Users read recently ([`Model::find_for_token`]).
 static RECENT: crate::db::recent::Recent<Uuid, Model> = crate::db::recent::Recent::new(RECENT_TTL);
 
-fn duplicate(field: &'static str) -> ApiError {
-    let mut fields = crate::errors::FieldErrors::new();
-    let msg = if field == "email" {
-        "A user with this email already exists."
-    } else {
-        "A user with this username already exists."
-    };
-    fields.insert(field.to_string(), vec![msg.to_string()]);
-    ApiError::conflict("duplicate", msg).with_fields(fields)
+/// Why an account change was refused.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub enum AccountError {
+    /// `field` (`username` or `email`) names another account already.
+    #[error("A user with this {field} already exists.")]
+    Duplicate { field: &'static str },
+    /// The change would leave no active admin.
+    #[error("This is the last active admin: promote another admin first")]
+    LastAdmin,
 }
+
+domain_errors!(AccountError);

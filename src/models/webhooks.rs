@@ -17,7 +17,7 @@ use super::{
     _entities::webhook_deliveries as deliveries, outbox_envelopes::EnvelopeType,
     severity::Severity, users,
 };
-use crate::errors::{ApiError, FieldErrors};
+use super::{FieldErrors, Invalid, NotFound};
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -127,7 +127,7 @@ impl Model {
             .as_deref()
             .map_or(Severity::Low.rank(), |s| check_severity(s, &mut fields));
         if !fields.is_empty() {
-            return Err(ApiError::validation(fields).into());
+            return Err(Invalid(fields).into());
         }
         let secret = format!("whsec_{}", hash::random_string(40));
         let row = ActiveModel {
@@ -170,7 +170,7 @@ impl Model {
             row.min_severity_rank = ActiveValue::set(check_severity(sev, &mut fields));
         }
         if !fields.is_empty() {
-            return Err(ApiError::validation(fields).into());
+            return Err(Invalid(fields).into());
         }
         match change.enabled {
             Some(true) => {
@@ -212,7 +212,7 @@ impl Model {
     /// # Errors
     /// 404 for an unknown id.
     pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
-        let missing = || ApiError::not_found(format!("No webhook with id `{pid}`")).into();
+        let missing = || NotFound::new("webhook", pid).into();
         let id = Uuid::parse_str(pid).map_err(|_| missing())?;
         Entity::find()
             .filter(Column::Pid.eq(id))

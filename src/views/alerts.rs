@@ -1,9 +1,17 @@
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::Value;
-use utoipa::ToSchema;
+use std::collections::BTreeMap;
 
-use crate::models::alert_histories;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::filters::ListFilters;
+use crate::models::{
+    alert_histories,
+    listing::{parse_all, search, time, values, Filters, ListQuery, Resource},
+    severity::Severity,
+    FieldErrors,
+};
 
 /// An alert as the API, the live feed and webhooks show it: defined with
 /// the alert (the outbox stores it inside the change's transaction).
@@ -52,39 +60,101 @@ pub struct BulkResult {
 }
 
 /// Query parameters of `GET /api/alerts` (repeated or comma-separated values mean OR).
-#[allow(dead_code)]
-#[derive(Debug, utoipa::IntoParams)]
+// The one declaration of the list's parameters: `/swagger` documents this
+// struct, requests are read into it (`ListParams`), and a name it does not
+// declare is refused. Each field holds every value given for its name.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(default)]
 pub struct AlertFilters {
     /// OPEN, ACKNOWLEDGED, INVESTIGATING, ESCALATED, MITIGATED, RESOLVED, IGNORED.
-    pub status: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub status: Vec<String>,
     /// LOW, MEDIUM, HIGH, CRITICAL.
-    pub severity: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub severity: Vec<String>,
     /// Same as `severity` (Django-style name).
-    #[param(rename = "event__severity")]
-    pub event_severity: Option<String>,
-    pub source: Option<String>,
-    pub event_type: Option<String>,
-    pub source_ip: Option<String>,
+    #[serde(rename = "event__severity")]
+    #[param(value_type = Option<String>)]
+    pub event_severity: Vec<String>,
+    #[param(value_type = Option<String>)]
+    pub source: Vec<String>,
+    #[param(value_type = Option<String>)]
+    pub event_type: Vec<String>,
+    #[param(value_type = Option<String>)]
+    pub source_ip: Vec<String>,
     /// Username of the assignee.
-    pub assignee: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub assignee: Vec<String>,
     /// Alerts carrying any of these tags (exact match; repeat or comma-separate for OR).
-    pub tag: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub tag: Vec<String>,
     /// Created at or after (RFC 3339).
-    pub since: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub since: Vec<String>,
     /// Created at or before (RFC 3339).
-    pub until: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub until: Vec<String>,
     /// Case-insensitive match over title, source, event type and the opening event's description.
-    pub search: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub search: Vec<String>,
     /// `created_at`, `-created_at` (default), `severity`, `-severity` (by rank), `last_seen`, `-last_seen`, `occurrences`, `-occurrences`.
-    pub ordering: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub ordering: Vec<String>,
     /// Page number, from 1.
-    pub page: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub page: Vec<String>,
     /// Items per page (default 10, max 500).
-    pub page_size: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub page_size: Vec<String>,
     /// Keyset pagination: empty for the first page, then the token from `next`.
     /// Deep pages cost what the first costs; `count` is null in this mode.
-    pub cursor: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub cursor: Vec<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub unknown: BTreeMap<String, Vec<String>>,
+}
+
+impl ListFilters for AlertFilters {
+    fn unknown(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.unknown
+    }
+
+    fn read(&self, errors: &mut FieldErrors) -> ListQuery {
+        let mut severity = parse_all("severity", &self.severity, str::parse, errors);
+        severity.extend(parse_all(
+            "event__severity",
+            &self.event_severity,
+            str::parse::<Severity>,
+            errors,
+        ));
+        ListQuery {
+            status: parse_all("status", &self.status, str::parse, errors),
+            filters: Filters {
+                severity,
+                source: values(&self.source),
+                event_type: values(&self.event_type),
+                source_ip: values(&self.source_ip),
+                assignee: values(&self.assignee),
+                tag: values(&self.tag),
+                since: time("since", &self.since, errors),
+                until: time("until", &self.until, errors),
+                search: search(&self.search),
+            },
+            ordering: Resource::Alerts.ordering(&self.ordering, errors),
+        }
+    }
+}
+
+/// Query parameters of `GET /api/alerts/export`: the list's filters, and
+/// the format.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportParams {
+    pub format: Vec<String>,
+    #[serde(flatten)]
+    pub filters: AlertFilters,
 }
 
 /// Export formats of `GET /api/alerts/export`.
@@ -226,47 +296,5 @@ mod tests {
         );
         assert_eq!(csv_cell("a| @SUM(1)"), "\"a| '@SUM(1)\"");
         assert_eq!(csv_cell("a-b"), "\"a-b\"", "a dash inside a word is text");
-    }
-}
-
-#[cfg(test)]
-mod documented {
-    use utoipa::IntoParams;
-
-    use crate::models::listing::{Resource, PAGING};
-
-    fn documented<P: IntoParams>() -> Vec<String> {
-        let mut names: Vec<String> = P::into_params(|| None)
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn accepted(resource: Resource) -> Vec<String> {
-        let mut names: Vec<String> = resource
-            .filters()
-            .iter()
-            .chain(&PAGING)
-            .filter(|n| **n != "format")
-            .map(ToString::to_string)
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// The parameters `/swagger` documents are the ones the lists accept:
-    /// a filter added to one and not the other fails here.
-    #[test]
-    fn documented_list_parameters_are_the_accepted_ones() {
-        assert_eq!(
-            documented::<super::AlertFilters>(),
-            accepted(Resource::Alerts)
-        );
-        assert_eq!(
-            documented::<super::super::events::EventFilters>(),
-            accepted(Resource::Events)
-        );
     }
 }

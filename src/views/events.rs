@@ -1,7 +1,12 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+use super::filters::ListFilters;
+use crate::models::listing::{parse_all, search, time, values, Filters, ListQuery, Resource};
 
 use super::alerts::AlertResponse;
 use crate::{
@@ -157,90 +162,67 @@ pub struct BatchResponse {
     pub results: Vec<BatchItem>,
 }
 
-/// The body of `POST /api/events` (documentation of the accepted shape;
-/// unknown fields are refused).
-#[allow(dead_code)]
-#[derive(Debug, ToSchema)]
-pub struct EventInput {
-    /// 1–255 characters.
-    #[schema(example = "fw-edge-01", min_length = 1, max_length = 255)]
-    pub source: String,
-    /// 1–100 characters.
-    #[schema(example = "port_scan", min_length = 1, max_length = 100)]
-    pub event_type: String,
-    /// LOW, MEDIUM, HIGH or CRITICAL (any case).
-    #[schema(example = "HIGH", max_length = 32)]
-    pub severity: String,
-    /// At most 10,000 characters; stored and returned exactly as sent.
-    #[schema(max_length = 10000)]
-    pub description: Option<String>,
-    /// IPv4 or IPv6.
-    #[schema(example = "203.0.113.7", max_length = 45)]
-    pub source_ip: Option<String>,
-    #[schema(example = "10.0.0.5", max_length = 45)]
-    pub destination_ip: Option<String>,
-    /// RFC 3339; default now; at most 5 minutes in the future.
-    pub occurred_at: Option<DateTime<Utc>>,
-    /// A JSON object of at most 64 KiB.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-    /// Client fingerprint (≤ 255): events with the same key join one alert.
-    #[schema(max_length = 255)]
-    pub dedup_key: Option<String>,
-}
-
-/// The body of `POST /api/events/batch`.
-#[allow(dead_code)]
-#[derive(Debug, ToSchema)]
-pub struct BatchInput {
-    /// At most 1,000 events.
-    pub events: Vec<EventInput>,
-}
-
 /// Query parameters of `GET /api/events` (repeated or comma-separated values mean OR).
-#[allow(dead_code)]
-#[derive(Debug, utoipa::IntoParams)]
+// Declared once, as `AlertFilters` is.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(default)]
 pub struct EventFilters {
     /// LOW, MEDIUM, HIGH, CRITICAL.
-    pub severity: Option<String>,
-    pub source: Option<String>,
-    pub event_type: Option<String>,
-    pub source_ip: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub severity: Vec<String>,
+    #[param(value_type = Option<String>)]
+    pub source: Vec<String>,
+    #[param(value_type = Option<String>)]
+    pub event_type: Vec<String>,
+    #[param(value_type = Option<String>)]
+    pub source_ip: Vec<String>,
     /// `occurred_at` at or after (RFC 3339).
-    pub since: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub since: Vec<String>,
     /// `occurred_at` at or before (RFC 3339).
-    pub until: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub until: Vec<String>,
     /// Case-insensitive match over source, event type and description.
-    pub search: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub search: Vec<String>,
     /// `created_at`, `-created_at` (default), `severity`, `-severity` (by rank), `occurred_at`, `-occurred_at`.
-    pub ordering: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub ordering: Vec<String>,
     /// Page number, from 1.
-    pub page: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub page: Vec<String>,
     /// Items per page (default 10, max 500).
-    pub page_size: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub page_size: Vec<String>,
     /// Keyset pagination: empty for the first page, then the token from `next`.
     /// Deep pages cost what the first costs; `count` is null in this mode.
-    pub cursor: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub cursor: Vec<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub unknown: BTreeMap<String, Vec<String>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use utoipa::{
-        openapi::{RefOr, Schema},
-        PartialSchema,
-    };
+impl ListFilters for EventFilters {
+    fn unknown(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.unknown
+    }
 
-    /// `/swagger`'s event body lists exactly the fields an event accepts.
-    #[test]
-    fn the_documented_event_fields_are_the_accepted_ones() {
-        let RefOr::T(Schema::Object(schema)) = super::EventInput::schema() else {
-            panic!("EventInput is not an object schema");
-        };
-        let mut documented: Vec<&str> = schema.properties.keys().map(String::as_str).collect();
-        documented.sort_unstable();
-        let mut accepted = crate::models::events::FIELDS.to_vec();
-        accepted.sort_unstable();
-        assert_eq!(documented, accepted);
+    fn read(&self, errors: &mut FieldErrors) -> ListQuery {
+        ListQuery {
+            status: Vec::new(),
+            filters: Filters {
+                severity: parse_all("severity", &self.severity, str::parse, errors),
+                source: values(&self.source),
+                event_type: values(&self.event_type),
+                source_ip: values(&self.source_ip),
+                since: time("since", &self.since, errors),
+                until: time("until", &self.until, errors),
+                search: search(&self.search),
+                ..Filters::default()
+            },
+            ordering: Resource::Events.ordering(&self.ordering, errors),
+        }
     }
 }

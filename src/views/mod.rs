@@ -2,6 +2,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod events;
+pub mod filters;
 pub mod ingest;
 pub mod pagination;
 pub mod stats;

@@ -2,24 +2,21 @@
 //! run) on one database still keep one open alert per fingerprint.
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use serde_json::json;
 use vigil::{
     ingestion::writer::IngestWriter,
     models::{
         _entities::{alerts, events, outbox_envelopes},
-        events::NewEvent,
+        new_event::NewEvent,
         severity::Severity,
     },
     views::events::IngestAnswer,
 };
 
-fn event(source_ip: &str, severity: &str) -> NewEvent {
-    NewEvent::parse(
-        &json!({"source": "ids", "event_type": "brute_force", "severity": severity,
-                "source_ip": source_ip}),
-        Utc::now(),
-    )
-    .expect("valid event")
+fn event(source_ip: &str, severity: Severity) -> NewEvent {
+    NewEvent::new("ids", "brute_force", severity, Utc::now())
+        .with_source_ip(source_ip.parse().expect("an address"))
+        .checked()
+        .expect("valid event")
 }
 
 #[tokio::test]
@@ -39,9 +36,9 @@ async fn writers_sharing_a_database_keep_one_open_alert_per_fingerprint() {
                 let items: Vec<NewEvent> = (0..10)
                     .map(|i| {
                         let sev = if i == 0 && r % 5 == 0 {
-                            "CRITICAL"
+                            Severity::Critical
                         } else {
-                            "HIGH"
+                            Severity::High
                         };
                         event(if i % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" }, sev)
                     })
@@ -96,13 +93,16 @@ async fn one_round_of_4000_new_alerts_fits_the_database_limits() {
     let app = crate::support::boot().await;
     let db = app.app_context.db.clone();
     let items: Vec<NewEvent> = (0..4000)
-        .map(|i| event(&format!("10.0.{}.{}", i / 256, i % 256), "HIGH"))
+        .map(|i| event(&format!("10.0.{}.{}", i / 256, i % 256), Severity::High))
         .collect();
     let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
     let claimant = uuid::Uuid::new_v4();
     let (stored, claimed) = vigil::models::events::Model::ingest(
         &txn,
-        &[(&items, "cid")],
+        &[vigil::models::events::IngestRequest {
+            events: &items,
+            correlation_id: "cid",
+        }],
         Severity::High,
         Some(claimant),
     )

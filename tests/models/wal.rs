@@ -8,23 +8,20 @@ use std::{
 use chrono::Utc;
 use loco_rs::app::AppContext;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
-use serde_json::json;
 use vigil::{
     db::{wal, write::sqlite_write_lock},
     ingestion::writer::IngestWriter,
-    models::events::NewEvent,
+    models::{new_event::NewEvent, severity::Severity},
 };
 
 fn events(n: usize) -> Vec<NewEvent> {
     (0..n)
         .map(|i| {
-            NewEvent::parse(
-                &json!({"source": "ids", "event_type": "port_scan", "severity": "HIGH",
-                        "source_ip": format!("192.0.2.{}", i % 200),
-                        "description": "x".repeat(500)}),
-                Utc::now(),
-            )
-            .expect("valid event")
+            NewEvent::new("ids", "port_scan", Severity::High, Utc::now())
+                .with_source_ip(std::net::Ipv4Addr::new(192, 0, 2, (i % 200) as u8).into())
+                .with_description("x".repeat(500))
+                .checked()
+                .expect("valid event")
         })
         .collect()
 }
