@@ -12,6 +12,7 @@ use crate::{
         alert_histories,
         alert_status::AlertStatus,
         alerts::{self, Actor, AlertEdit},
+        listing,
         users::Role,
     },
     views::{
@@ -78,7 +79,7 @@ async fn list(
     window
         .check_cursor(q.ordering)
         .map_err(ApiError::validation)?;
-    let mut listed = alerts::Model::list(&ctx.db, &q, &window).await?;
+    let mut listed = listing::list::<alerts::Entity>(&ctx.db, &q, &window).await?;
     listed.next = listed.next.map(|c| c.for_ordering(q.ordering));
     Ok(format::json(page.render::<_, AlertResponse>(listed))?)
 }

@@ -15,6 +15,7 @@ use crate::{
     models::{
         events,
         idempotency_keys::{IdempotentRequest, StoredAnswer},
+        listing,
         new_event::NewEvent,
         users::Role,
     },
@@ -175,7 +176,7 @@ async fn list(
     window
         .check_cursor(q.ordering)
         .map_err(ApiError::validation)?;
-    let mut listed = events::Model::list(&ctx.db, &q, &window).await?;
+    let mut listed = listing::list::<events::Entity>(&ctx.db, &q, &window).await?;
     listed.next = listed.next.map(|c| c.for_ordering(q.ordering));
     Ok(format::json(page.render::<_, EventResponse>(listed))?)
 }

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use loco_rs::prelude::*;
-use sea_orm::{DbBackend, FromQueryResult, Order, Select, SqlErr};
+use sea_orm::{DbBackend, FromQueryResult, Select, SqlErr};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -12,7 +12,7 @@ pub use super::_entities::alerts::{self, ActiveModel, Column, Entity, Model};
 use super::{
     alert_histories::{self, Entry},
     alert_status::{AlertStatus, Transition},
-    listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
+    listing::{search_any, CursorKey, ListQuery, Listable, SortKey},
     new_event::NewEvent,
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
@@ -374,143 +374,6 @@ impl Model {
         self.payload()
     }
 
-    /// The alerts matching `q`'s filters, in `q`'s order.
-    #[must_use]
-    pub fn query(q: &ListQuery, backend: DbBackend) -> Select<Entity> {
-        let order = if q.ordering.descending {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        let col = Self::sort_column(q.ordering.key);
-        Self::filtered(q, backend)
-            .order_by(col, order.clone())
-            .order_by(Column::Id, order)
-    }
-
-    /// The alerts matching `q`'s filters, unordered.
-    #[must_use]
-    pub fn filtered(q: &ListQuery, backend: DbBackend) -> Select<Entity> {
-        let f = &q.filters;
-        let mut sel = Entity::find();
-        if !q.status.is_empty() {
-            sel = sel.filter(Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
-        }
-        if !f.severity.is_empty() {
-            sel = sel.filter(Column::SeverityRank.is_in(f.severity.iter().map(|s| s.rank())));
-        }
-        for (col, vals) in [
-            (Column::Source, &f.source),
-            (Column::EventType, &f.event_type),
-            (Column::SourceIp, &f.source_ip),
-            (Column::Assignee, &f.assignee),
-        ] {
-            if !vals.is_empty() {
-                sel = sel.filter(col.is_in(vals.iter().cloned()));
-            }
-        }
-        if let Some(since) = f.since {
-            sel = sel.filter(Column::CreatedAt.gte(since.fixed_offset()));
-        }
-        if let Some(until) = f.until {
-            sel = sel.filter(Column::CreatedAt.lte(until.fixed_offset()));
-        }
-        if !f.tag.is_empty() {
-            sel = sel.filter(tagged_any(&f.tag, backend));
-        }
-        if let Some(text) = &f.search {
-            // SPEC §5: source, event type, title, and the description of
-            // the event that opened the alert.
-            use sea_orm::sea_query::{Func, LikeExpr, Query};
-            use sea_orm::ExprTrait;
-            let described = Query::select()
-                .expr(Expr::val(1))
-                .from(super::_entities::events::Entity)
-                .and_where(
-                    Expr::col((
-                        super::_entities::events::Entity,
-                        super::_entities::events::Column::Pid,
-                    ))
-                    .equals((Entity, Column::EventPid)),
-                )
-                .and_where(
-                    Expr::expr(Func::lower(Expr::col((
-                        super::_entities::events::Entity,
-                        super::_entities::events::Column::Description,
-                    ))))
-                    .like(LikeExpr::new(super::listing::like_pattern(text)).escape('\\')),
-                )
-                .to_owned();
-            sel = sel.filter(
-                search_any::<Entity, _>(&[Column::Title, Column::Source, Column::EventType], text)
-                    .add(Expr::exists(described)),
-            );
-        }
-        sel
-    }
-
-    fn sort_column(key: SortKey) -> Column {
-        match key {
-            SortKey::Severity => Column::SeverityRank,
-            SortKey::LastSeen => Column::LastSeen,
-            SortKey::Occurrences => Column::Occurrences,
-            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
-        }
-    }
-
-    /// This alert's position in `key` order, for the next page's cursor.
-    #[must_use]
-    pub fn cursor(&self, key: SortKey) -> Cursor {
-        let key = match key {
-            SortKey::Severity => CursorKey::Int(i64::from(self.severity_rank)),
-            SortKey::Occurrences => CursorKey::Int(self.occurrences),
-            SortKey::LastSeen => CursorKey::Time(self.last_seen),
-            SortKey::CreatedAt | SortKey::OccurredAt => CursorKey::Time(self.created_at),
-        };
-        Cursor {
-            key,
-            id: self.id,
-            ordering: None,
-        }
-    }
-
-    /// The `window` (a page, or a keyset slice after a cursor) of the
-    /// alerts matching `q`, in `q`'s order.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn list(
-        db: &DatabaseConnection,
-        q: &ListQuery,
-        window: &Window,
-    ) -> ModelResult<Listed<Self>> {
-        let cols = (Self::sort_column(q.ordering.key), Column::Id);
-        let key = q.ordering.key;
-        let sel = Self::query(q, db.get_database_backend());
-        // Unfiltered, or filtered by status alone: the per-status tallies.
-        let tally = q.is_unfiltered_but_status().then(|| {
-            let statuses = if q.status.is_empty() {
-                AlertStatus::ALL
-            } else {
-                &q.status[..]
-            };
-            statuses
-                .iter()
-                .map(|s| tallies::alerts(*s))
-                .collect::<Vec<_>>()
-        });
-        Ok(list_window(
-            db,
-            sel,
-            cols,
-            q.ordering.descending,
-            window,
-            tally.as_deref(),
-            |r| r.cursor(key),
-        )
-        .await?)
-    }
-
     /// The next `limit` alerts matching `q` after `after_id`, in creation
     /// order: the export walks the whole table this way in bounded memory.
     ///
@@ -522,7 +385,7 @@ impl Model {
         after_id: i64,
         limit: u64,
     ) -> ModelResult<Vec<Self>> {
-        Ok(Self::filtered(q, db.get_database_backend())
+        Ok(<Entity as Listable>::filtered(q, db.get_database_backend())
             .filter(Column::Id.gt(after_id))
             .order_by_asc(Column::Id)
             .limit(limit)
@@ -749,5 +612,100 @@ impl Model {
         .await?;
         txn.commit().await?;
         Ok(updated)
+    }
+}
+
+impl Listable for Entity {
+    const ID: Column = Column::Id;
+
+    /// The alerts matching `q`'s filters, unordered.
+    fn filtered(q: &ListQuery, backend: DbBackend) -> Select<Entity> {
+        let f = &q.filters;
+        let mut sel = Entity::find();
+        if !q.status.is_empty() {
+            sel = sel.filter(Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
+        }
+        if !f.severity.is_empty() {
+            sel = sel.filter(Column::SeverityRank.is_in(f.severity.iter().map(|s| s.rank())));
+        }
+        for (col, vals) in [
+            (Column::Source, &f.source),
+            (Column::EventType, &f.event_type),
+            (Column::SourceIp, &f.source_ip),
+            (Column::Assignee, &f.assignee),
+        ] {
+            if !vals.is_empty() {
+                sel = sel.filter(col.is_in(vals.iter().cloned()));
+            }
+        }
+        if let Some(since) = f.since {
+            sel = sel.filter(Column::CreatedAt.gte(since.fixed_offset()));
+        }
+        if let Some(until) = f.until {
+            sel = sel.filter(Column::CreatedAt.lte(until.fixed_offset()));
+        }
+        if !f.tag.is_empty() {
+            sel = sel.filter(tagged_any(&f.tag, backend));
+        }
+        if let Some(text) = &f.search {
+            // SPEC §5: source, event type, title, and the description of
+            // the event that opened the alert.
+            use sea_orm::sea_query::{Func, LikeExpr, Query};
+            use sea_orm::ExprTrait;
+            let described = Query::select()
+                .expr(Expr::val(1))
+                .from(super::_entities::events::Entity)
+                .and_where(
+                    Expr::col((
+                        super::_entities::events::Entity,
+                        super::_entities::events::Column::Pid,
+                    ))
+                    .equals((Entity, Column::EventPid)),
+                )
+                .and_where(
+                    Expr::expr(Func::lower(Expr::col((
+                        super::_entities::events::Entity,
+                        super::_entities::events::Column::Description,
+                    ))))
+                    .like(LikeExpr::new(super::listing::like_pattern(text)).escape('\\')),
+                )
+                .to_owned();
+            sel = sel.filter(
+                search_any::<Entity, _>(&[Column::Title, Column::Source, Column::EventType], text)
+                    .add(Expr::exists(described)),
+            );
+        }
+        sel
+    }
+
+    fn sort_column(key: SortKey) -> Column {
+        match key {
+            SortKey::Severity => Column::SeverityRank,
+            SortKey::LastSeen => Column::LastSeen,
+            SortKey::Occurrences => Column::Occurrences,
+            SortKey::CreatedAt | SortKey::OccurredAt => Column::CreatedAt,
+        }
+    }
+
+    fn position(alert: &Model, key: SortKey) -> (CursorKey, i64) {
+        let at = match key {
+            SortKey::Severity => CursorKey::Int(i64::from(alert.severity_rank)),
+            SortKey::Occurrences => CursorKey::Int(alert.occurrences),
+            SortKey::LastSeen => CursorKey::Time(alert.last_seen),
+            SortKey::CreatedAt | SortKey::OccurredAt => CursorKey::Time(alert.created_at),
+        };
+        (at, alert.id)
+    }
+
+    /// Unfiltered, or filtered by status alone: the per-status tallies.
+    fn tallies(q: &ListQuery) -> Option<Vec<String>> {
+        q.is_unfiltered_but_status().then(|| {
+            let statuses = if q.status.is_empty() {
+                AlertStatus::ALL
+            } else {
+                &q.status[..]
+            };
+            statuses.iter().map(|s| tallies::alerts(*s)).collect()
+        })
     }
 }

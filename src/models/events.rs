@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use loco_rs::prelude::*;
-use sea_orm::{Order, Select};
+use sea_orm::Select;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use super::{
     alert_histories,
     alert_status::AlertStatus,
     alerts,
-    listing::{list_window, search_any, Cursor, CursorKey, ListQuery, Listed, SortKey, Window},
+    listing::{search_any, CursorKey, ListQuery, Listable, SortKey},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
     tallies,
@@ -254,95 +254,6 @@ impl Model {
         Ok((per_request, claimed))
     }
 
-    /// The events matching `q` (`since`/`until` apply to `occurred_at`).
-    #[must_use]
-    pub fn query(q: &ListQuery) -> Select<Entity> {
-        let f = &q.filters;
-        let mut sel = Entity::find();
-        if !f.severity.is_empty() {
-            sel = sel.filter(Column::SeverityRank.is_in(f.severity.iter().map(|s| s.rank())));
-        }
-        for (col, vals) in [
-            (Column::Source, &f.source),
-            (Column::EventType, &f.event_type),
-            (Column::SourceIp, &f.source_ip),
-        ] {
-            if !vals.is_empty() {
-                sel = sel.filter(col.is_in(vals.iter().cloned()));
-            }
-        }
-        if let Some(since) = f.since {
-            sel = sel.filter(Column::OccurredAt.gte(since.fixed_offset()));
-        }
-        if let Some(until) = f.until {
-            sel = sel.filter(Column::OccurredAt.lte(until.fixed_offset()));
-        }
-        if let Some(text) = &f.search {
-            sel = sel.filter(search_any::<Entity, _>(
-                &[Column::Source, Column::EventType, Column::Description],
-                text,
-            ));
-        }
-        let order = if q.ordering.descending {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        let col = Self::sort_column(q.ordering.key);
-        sel.order_by(col, order.clone()).order_by(Column::Id, order)
-    }
-
-    fn sort_column(key: SortKey) -> Column {
-        match key {
-            SortKey::Severity => Column::SeverityRank,
-            SortKey::OccurredAt => Column::OccurredAt,
-            SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => Column::CreatedAt,
-        }
-    }
-
-    /// This event's position in `key` order, for the next page's cursor.
-    #[must_use]
-    pub fn cursor(&self, key: SortKey) -> Cursor {
-        let key = match key {
-            SortKey::Severity => CursorKey::Int(i64::from(self.severity_rank)),
-            SortKey::OccurredAt => CursorKey::Time(self.occurred_at),
-            SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => {
-                CursorKey::Time(self.created_at)
-            }
-        };
-        Cursor {
-            key,
-            id: self.id,
-            ordering: None,
-        }
-    }
-
-    /// The `window` (a page, or a keyset slice after a cursor) of the
-    /// events matching `q`, in `q`'s order.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn list(
-        db: &DatabaseConnection,
-        q: &ListQuery,
-        window: &Window,
-    ) -> ModelResult<Listed<Self>> {
-        let cols = (Self::sort_column(q.ordering.key), Column::Id);
-        let key = q.ordering.key;
-        let sel = Self::query(q);
-        let tally = q.is_unfiltered().then(|| vec![tallies::EVENTS.to_string()]);
-        Ok(list_window(
-            db,
-            sel,
-            cols,
-            q.ordering.descending,
-            window,
-            tally.as_deref(),
-            |r| r.cursor(key),
-        )
-        .await?)
-    }
-
     /// Deletes events created before `cutoff`, keeping every event that
     /// opened an alert (alerts are kept, and so is their first event).
     ///
@@ -377,5 +288,63 @@ impl Model {
             .one(db)
             .await?
             .ok_or(ModelError::EntityNotFound)
+    }
+}
+
+impl Listable for Entity {
+    const ID: Column = Column::Id;
+
+    /// The events matching `q` (`since`/`until` apply to `occurred_at`).
+    fn filtered(q: &ListQuery, _: sea_orm::DbBackend) -> Select<Entity> {
+        let f = &q.filters;
+        let mut sel = Entity::find();
+        if !f.severity.is_empty() {
+            sel = sel.filter(Column::SeverityRank.is_in(f.severity.iter().map(|s| s.rank())));
+        }
+        for (col, vals) in [
+            (Column::Source, &f.source),
+            (Column::EventType, &f.event_type),
+            (Column::SourceIp, &f.source_ip),
+        ] {
+            if !vals.is_empty() {
+                sel = sel.filter(col.is_in(vals.iter().cloned()));
+            }
+        }
+        if let Some(since) = f.since {
+            sel = sel.filter(Column::OccurredAt.gte(since.fixed_offset()));
+        }
+        if let Some(until) = f.until {
+            sel = sel.filter(Column::OccurredAt.lte(until.fixed_offset()));
+        }
+        if let Some(text) = &f.search {
+            sel = sel.filter(search_any::<Entity, _>(
+                &[Column::Source, Column::EventType, Column::Description],
+                text,
+            ));
+        }
+        sel
+    }
+
+    fn sort_column(key: SortKey) -> Column {
+        match key {
+            SortKey::Severity => Column::SeverityRank,
+            SortKey::OccurredAt => Column::OccurredAt,
+            SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => Column::CreatedAt,
+        }
+    }
+
+    fn position(event: &Model, key: SortKey) -> (CursorKey, i64) {
+        let at = match key {
+            SortKey::Severity => CursorKey::Int(i64::from(event.severity_rank)),
+            SortKey::OccurredAt => CursorKey::Time(event.occurred_at),
+            SortKey::CreatedAt | SortKey::LastSeen | SortKey::Occurrences => {
+                CursorKey::Time(event.created_at)
+            }
+        };
+        (at, event.id)
+    }
+
+    fn tallies(q: &ListQuery) -> Option<Vec<String>> {
+        q.is_unfiltered().then(|| vec![tallies::EVENTS.to_string()])
     }
 }

@@ -445,6 +445,76 @@ pub struct Listed<M> {
     pub next: Option<Cursor>,
 }
 
+/// A table the API lists with filters, orderings and cursors (alerts,
+/// events): each says how it filters, sorts and counts; [`list`] does the
+/// rest the same way for both.
+pub trait Listable: EntityTrait
+where
+    Self::Model: Sync,
+{
+    /// The id column, the tiebreak of every order.
+    const ID: Self::Column;
+
+    /// The rows matching `q`'s filters, unordered.
+    fn filtered(q: &ListQuery, backend: sea_orm::DbBackend) -> Select<Self>;
+
+    /// The column `key` orders by.
+    fn sort_column(key: SortKey) -> Self::Column;
+
+    /// `row`'s value of `key` and its id: where a cursor after it points.
+    fn position(row: &Self::Model, key: SortKey) -> (CursorKey, i64);
+
+    /// The tallies whose sum counts the rows matching `q`, when there are
+    /// such (an unfiltered list); `None` counts the rows.
+    fn tallies(q: &ListQuery) -> Option<Vec<String>>;
+
+    /// The rows matching `q`, in `q`'s order (then by id).
+    fn query(q: &ListQuery, backend: sea_orm::DbBackend) -> Select<Self> {
+        use sea_orm::{Order, QueryOrder};
+        let order = if q.ordering.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        Self::filtered(q, backend)
+            .order_by(Self::sort_column(q.ordering.key), order.clone())
+            .order_by(Self::ID, order)
+    }
+}
+
+/// The `window` (a page, or a keyset slice after a cursor) of `E`'s rows
+/// matching `q`, in `q`'s order.
+///
+/// # Errors
+/// Database errors.
+pub async fn list<E: Listable>(
+    db: &DatabaseConnection,
+    q: &ListQuery,
+    window: &Window,
+) -> Result<Listed<E::Model>, sea_orm::DbErr>
+where
+    E::Model: Sync,
+{
+    let key = q.ordering.key;
+    list_window(
+        db,
+        E::query(q, db.get_database_backend()),
+        (E::sort_column(key), E::ID),
+        q.ordering.descending,
+        window,
+        E::tallies(q).as_deref(),
+        |row| {
+            let (key, id) = E::position(row, key);
+            Cursor {
+                key,
+                id,
+                ordering: None,
+            }
+        },
+    )
+    .await
+}
+
 /// Reads `window` of `sel`, which is ordered by `cols` (sort key, then id)
 /// as `descending` says; `cursor_of` tells where a row sits in that order.
 /// When `sel` is the whole of what the `tally` names count, a page's count
