@@ -16,22 +16,16 @@ use std::{path::Path, sync::Arc};
 
 use crate::{
     controllers,
-    db::{
-        connect::{connect, Role},
-        wal,
-    },
+    db::connect::{connect, Role},
     ingestion::writer::IngestWriter,
+    initializers::{self, Subsystems},
     models::_entities::{
         alert_histories, alerts, api_keys, events, idempotency_keys, log_cursors, login_throttles,
         outbox_envelopes, refresh_tokens, tallies, users, webhook_deliveries, webhooks,
     },
     settings::Settings,
     tasks,
-    workers::{
-        dispatcher::{self, Feed},
-        fanout::Fanout,
-        webhooks::{Sweeper, WebhookDelivery},
-    },
+    workers::{dispatcher::Feed, webhooks::WebhookDelivery},
 };
 
 /// The JWT secrets committed in `config/development.yaml` and
@@ -97,22 +91,28 @@ impl Hooks for App {
         create_app::<Self, Migrator>(mode, environment, config).await
     }
 
+    /// What runs for the life of the server (`src/initializers/`).
     async fn initializers(_ctx: &AppContext) -> Result<Vec<Box<dyn Initializer>>> {
-        Ok(vec![])
+        Ok(vec![
+            Box::new(initializers::sqlite_wal::SqliteWal),
+            Box::new(initializers::outbox::Outbox),
+        ])
     }
 
+    /// The pools, the settings, the detection rules, the live feed and the
+    /// ingestion writer: made here, not in an initializer, because CLI
+    /// tasks (`ingest_log`) need them and skip initializers.
     async fn after_context(mut ctx: AppContext) -> Result<AppContext> {
         let settings = Arc::new(Settings::from_config(&ctx.config)?);
         let storage = &settings.storage;
         ctx.db = connect(&ctx.config.database, storage, Role::App).await?;
         let writer_db = if ctx.config.database.uri.starts_with("sqlite") {
-            let checkpointer = connect(&ctx.config.database, storage, Role::Checkpointer).await?;
-            wal::start(checkpointer, &ctx.config.database.uri);
             connect(&ctx.config.database, storage, Role::Writer).await?
         } else {
             ctx.db.clone()
         };
         ctx.shared_store.insert(settings.clone());
+        ctx.shared_store.insert(Arc::new(Subsystems::default()));
         // Compiled once; a bad operator rules file stops the start, named.
         ctx.shared_store
             .insert(Arc::new(settings.detection.rules()?));
@@ -124,28 +124,6 @@ impl Hooks for App {
         )));
         ctx.shared_store.insert(feed);
         Ok(ctx)
-    }
-
-    /// The outbox dispatcher and the webhook sweep run in the process that
-    /// serves (or works), once: not in the extra context Loco's CLI builds
-    /// before the app's own, where a second dispatcher would take envelopes
-    /// to a feed nobody follows, and not in tasks (`ingest_log` following a
-    /// file for days leaves its envelopes to the server).
-    async fn before_run(ctx: &AppContext) -> Result<()> {
-        let settings = Settings::get(ctx);
-        let feed = Feed::get(ctx)?;
-        let sweeper = Sweeper::start(ctx.clone(), &settings);
-        let fanout = if settings.redis_url.is_empty() {
-            None
-        } else {
-            let fanout = Arc::new(Fanout::new(&settings.redis_url, &settings.redis_channel)?);
-            fanout.start_subscriber(feed.clone());
-            ctx.shared_store.insert(fanout.clone());
-            Some(fanout)
-        };
-        dispatcher::start(ctx.db.clone(), feed, Some(sweeper.waker()), fanout);
-        ctx.shared_store.insert(sweeper);
-        Ok(())
     }
 
     fn routes(_ctx: &AppContext) -> AppRoutes {

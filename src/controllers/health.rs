@@ -4,7 +4,12 @@ use loco_rs::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{errors::ApiResult, ingestion::writer::IngestWriter, workers::fanout::Fanout};
+use std::collections::BTreeMap;
+
+use crate::{
+    errors::ApiResult, ingestion::writer::IngestWriter, initializers::Subsystems,
+    workers::fanout::Fanout,
+};
 
 /// Probe answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,6 +31,13 @@ pub struct Health {
     /// `not_configured`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<&'static str>,
+    /// The server's long-lived tasks (`/_health` only): `dispatcher`,
+    /// `webhook_sweep`, `redis_subscriber` (with Redis), `wal_checkpointer`
+    /// (on SQLite), each `running` or `stopped`. A stopped one makes the
+    /// status `degraded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>, example = json!({"dispatcher": "running", "webhook_sweep": "running"}))]
+    pub subsystems: Option<BTreeMap<&'static str, &'static str>>,
     /// Why something is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -41,6 +53,7 @@ async fn ping(State(_ctx): State<AppContext>) -> ApiResult {
         database: None,
         storage: None,
         redis: None,
+        subsystems: None,
         detail: None,
     })?)
 }
@@ -67,7 +80,7 @@ async fn storage_problem(ctx: &AppContext) -> Option<String> {
 /// `/ready`.
 #[utoipa::path(get, path = "/_health", tag = "operations", operation_id = "health",
     responses(
-        (status = 200, description = "Ready (`ok`, or `degraded` when only Redis is down)", body = Health),
+        (status = 200, description = "Ready (`ok`, or `degraded` when only Redis is down or a subsystem stopped)", body = Health),
         (status = 503, description = "Database unreachable, or storage refusing writes", body = Health),
     ))]
 #[debug_handler]
@@ -79,6 +92,8 @@ async fn health(State(ctx): State<AppContext>) -> ApiResult {
             Some(problem) => ("unavailable", Some(problem)),
         },
     };
+    let subsystems = Subsystems::get(&ctx);
+    let states = Some(subsystems.states());
     if let Err(err) = ctx.db.ping().await {
         tracing::warn!(error = %err, "health: database unreachable");
         return Ok(format::render()
@@ -88,6 +103,7 @@ async fn health(State(ctx): State<AppContext>) -> ApiResult {
                 database: Some("unreachable"),
                 storage: Some("unavailable"),
                 redis: Some(redis),
+                subsystems: states,
                 detail: Some(format!("database unreachable: {err}")),
             })
             .map(own_body)?);
@@ -101,20 +117,27 @@ async fn health(State(ctx): State<AppContext>) -> ApiResult {
                 database: Some("ok"),
                 storage: Some("unavailable"),
                 redis: Some(redis),
+                subsystems: states,
                 detail: Some(problem),
             })
             .map(own_body)?);
     }
+    let stopped = subsystems.stopped();
+    let stopped_problem = (!stopped.is_empty()).then(|| {
+        tracing::warn!(stopped = ?stopped, "health: a subsystem stopped");
+        format!("stopped: {}", stopped.join(", "))
+    });
+    let detail = match (redis_problem, stopped_problem) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     Ok(format::json(Health {
-        status: if redis_problem.is_some() {
-            "degraded"
-        } else {
-            "ok"
-        },
+        status: if detail.is_some() { "degraded" } else { "ok" },
         database: Some("ok"),
         storage: Some("ok"),
         redis: Some(redis),
-        detail: redis_problem,
+        subsystems: states,
+        detail,
     })?)
 }
 

@@ -7,8 +7,12 @@ use crate::{
     controllers::extract::{CorrelationId, CurrentUser, QueryPairs, TextBody},
     errors::ApiResult,
     errors::{ApiError, ErrorBody, FieldErrors},
-    ingestion::log_stream,
+    ingestion::{
+        log_stream::{self, LogIngest},
+        writer::IngestWriter,
+    },
     models::{api_keys::Scope, users::Role},
+    settings::Settings,
     views::ingest::LogIngestResponse,
 };
 
@@ -65,7 +69,13 @@ async fn ingest_nginx(
         return Err(ApiError::validation(fields).into());
     };
     let TextBody(text) = TextBody::from_request(req, &ctx).await?;
-    let (counts, errors) = log_stream::ingest_text(&ctx, source, &text, &cid).await?;
+    let stream = LogIngest::new(
+        log_stream::rules(&ctx)?,
+        &Settings::get(&ctx).detection,
+        source,
+    );
+    let writer = IngestWriter::get(&ctx)?;
+    let (counts, errors) = stream.ingest_text(&writer, &text, &cid).await?;
     Ok(format::json(LogIngestResponse::new(counts, &errors))?)
 }
 

@@ -15,10 +15,7 @@
 //! one back) and checkpoints in `RESTART` mode: it copies what the passive
 //! checkpoint left and waits for readers to leave the log, so the next
 //! round writes the log from its beginning.
-use std::{
-    sync::{Mutex, PoisonError},
-    time::Duration,
-};
+use std::time::Duration;
 
 use loco_rs::prelude::*;
 use sea_orm::{DbBackend, Statement};
@@ -131,18 +128,12 @@ impl Checkpointer {
 }
 
 /// Starts the checkpointing task for `db`, a SQLite connection (with a busy
-/// timeout of [`RESTART_WAIT`]) to the database at `uri`, unless one
-/// already runs for it in this process: Loco's CLI builds a second app
-/// context beside the one it serves. A task lives as long as the runtime
-/// it was started on (the process's, or a test's).
-pub fn start(db: DatabaseConnection, uri: &str) {
-    static RUNNING: Mutex<Vec<(String, JoinHandle<()>)>> = Mutex::new(Vec::new());
-    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
-    running.retain(|(_, task)| !task.is_finished());
-    if running.iter().any(|(running, _)| running == uri) {
-        return;
-    }
-    let task = tokio::spawn(async move {
+/// timeout of [`RESTART_WAIT`]) of its own. It runs as long as the runtime
+/// it was started on (the process's, or a test's); one per process
+/// (`initializers::sqlite_wal`).
+#[must_use]
+pub fn start(db: DatabaseConnection) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut checkpointer = Checkpointer::new(RESTART_AT_FRAMES);
@@ -152,6 +143,5 @@ pub fn start(db: DatabaseConnection, uri: &str) {
                 tracing::warn!(error = %err, "WAL checkpoint failed");
             }
         }
-    });
-    running.push((uri.to_string(), task));
+    })
 }

@@ -112,6 +112,27 @@ impl LogIngest {
         }
     }
 
+    /// Scores and stores a whole text (an upload) through `writer`: one
+    /// line per request.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn ingest_text(
+        mut self,
+        writer: &IngestWriter,
+        text: &str,
+        correlation_id: &str,
+    ) -> Result<(Counts, Vec<LineError>)> {
+        let now = Utc::now();
+        for line in text.lines() {
+            if self.push_line(line, now) {
+                self.flush(writer, correlation_id, None).await?;
+            }
+        }
+        self.flush(writer, correlation_id, None).await?;
+        Ok((self.counts, self.errors))
+    }
+
     #[must_use]
     pub const fn counts(&self) -> Counts {
         self.counts
@@ -261,29 +282,6 @@ impl LogIngest {
             .with_metadata(metadata)
             .checked()
     }
-}
-
-/// Scores and stores a whole text (an upload): one line per request.
-///
-/// # Errors
-/// Database errors.
-pub async fn ingest_text(
-    ctx: &AppContext,
-    source: String,
-    text: &str,
-    correlation_id: &str,
-) -> Result<(Counts, Vec<LineError>)> {
-    let settings = crate::settings::Settings::get(ctx);
-    let writer = IngestWriter::get(ctx)?;
-    let mut ingest = LogIngest::new(rules(ctx)?, &settings.detection, source);
-    let now = Utc::now();
-    for line in text.lines() {
-        if ingest.push_line(line, now) {
-            ingest.flush(&writer, correlation_id, None).await?;
-        }
-    }
-    ingest.flush(&writer, correlation_id, None).await?;
-    Ok((ingest.counts(), ingest.errors().to_vec()))
 }
 
 #[cfg(test)]

@@ -80,6 +80,8 @@ impl Task for IngestLog {
         let follow = follow_arg(vars)?;
         // Tasks do not migrate on boot; the position table may be new.
         migration::Migrator::up(&ctx.db, None).await?;
+        // A task skips the initializers; this one may write for days.
+        crate::initializers::sqlite_wal::start(ctx).await?;
         let stop = if follow {
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {

@@ -136,17 +136,14 @@ pub fn start(
     feed: Arc<Feed>,
     webhooks: Option<Arc<Notify>>,
     fanout: Option<Arc<Fanout>>,
-) {
-    let Some(mut handed) = feed
+) -> Option<tokio::task::JoinHandle<()>> {
+    let mut handed = feed
         .handoff_rx
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .take()
-    else {
-        return;
-    };
+        .take()?;
     let _ = feed.dispatcher.set(Uuid::new_v4());
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         let webhooks = webhooks.as_deref();
         let fanout = fanout.as_deref();
         let mut unmarked: Vec<(i64, EnvelopeKind, i16)> = Vec::new();
@@ -211,7 +208,7 @@ pub fn start(
                 _ = poll.tick() => poked = true,
             }
         }
-    });
+    }))
 }
 
 type EnvelopeKind = &'static str;

@@ -91,7 +91,7 @@ impl Fanout {
 
     /// Subscribes to the channel and feeds `feed` with what arrives, for
     /// ever, reconnecting every second when Redis is down.
-    pub fn start_subscriber(self: &Arc<Self>, feed: Arc<Feed>) {
+    pub fn start_subscriber(self: &Arc<Self>, feed: Arc<Feed>) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
@@ -128,7 +128,26 @@ impl Fanout {
                 }
                 tokio::time::sleep(RETRY).await;
             }
-        });
+        })
+    }
+
+    /// Whether Redis answers a `PING` (`cargo loco doctor`).
+    ///
+    /// # Errors
+    /// Why it does not.
+    pub async fn ping(&self) -> std::result::Result<(), String> {
+        let mut conn = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            self.client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     /// Publishes `batch` to the channel. `false` when this instance is not

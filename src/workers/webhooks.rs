@@ -78,7 +78,7 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    /// The sweep started by `App::after_context`.
+    /// The sweep started by the outbox initializer.
     ///
     /// # Errors
     /// When the app was built without one.
@@ -100,7 +100,7 @@ impl Sweeper {
     /// Starts the sweep: every `sweep_ms`, or when poked, the due deliveries
     /// are leased and enqueued as [`WebhookDelivery`] jobs.
     #[must_use]
-    pub fn start(ctx: AppContext, settings: &Settings) -> Arc<Self> {
+    pub fn start(ctx: AppContext, settings: &Settings) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
         let this = Arc::new(Self {
             wake: Arc::new(Notify::new()),
         });
@@ -112,7 +112,7 @@ impl Sweeper {
             i64::try_from(settings.webhooks.timeout_ms.saturating_mul(3) + 5_000)
                 .unwrap_or(i64::MAX),
         );
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             loop {
                 match sweep_once(&ctx, lease).await {
                     Ok(n) if n as u64 == SWEEP_BATCH => continue,
@@ -125,7 +125,7 @@ impl Sweeper {
                 }
             }
         });
-        this
+        (this, task)
     }
 }
 

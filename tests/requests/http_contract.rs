@@ -113,6 +113,48 @@ async fn probes_report_process_and_database() {
     .await;
 }
 
+/// The server's long-lived tasks start from the initializers and report in
+/// `/_health`; one that stops degrades it, by name.
+#[tokio::test]
+async fn health_names_the_subsystems_and_one_that_stopped() {
+    crate::support::request(|request, ctx| async move {
+        let sqlite = ctx.config.database.uri.starts_with("sqlite");
+        let redis = !vigil::settings::Settings::get(&ctx).redis_url.is_empty();
+        let body: Value = request.get("/_health").await.json();
+        let subsystems = body["subsystems"].as_object().expect("subsystems").clone();
+        let mut expected = vec!["dispatcher", "webhook_sweep"];
+        if redis {
+            expected.push("redis_subscriber");
+        }
+        if sqlite {
+            expected.push("wal_checkpointer");
+        }
+        expected.sort_unstable();
+        assert_eq!(subsystems.keys().collect::<Vec<_>>(), expected);
+        assert!(
+            subsystems.values().all(|s| s == "running"),
+            "{subsystems:?}"
+        );
+
+        assert!(vigil::initializers::Subsystems::get(&ctx).stop("dispatcher"));
+        let mut body = Value::Null;
+        for _ in 0..100 {
+            body = request.get("/_health").await.json();
+            if body["subsystems"]["dispatcher"] == "stopped" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(body["subsystems"]["dispatcher"], "stopped", "{body}");
+        assert_eq!(body["status"], "degraded");
+        assert!(
+            body["detail"].as_str().unwrap().contains("dispatcher"),
+            "{body}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn api_docs_are_served() {
     crate::support::request(|request, _ctx| async move {
