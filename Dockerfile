@@ -13,14 +13,17 @@ WORKDIR /build
 
 # 1) Dependency download, cached as a layer until Cargo.toml / Cargo.lock
 #    change. Cargo needs every manifest of the workspace (the `migration`
-#    path crate included) and the declared targets to exist, so stub them.
+#    path crate and the `vigil-bench` member included) and the declared
+#    targets to exist, so stub them.
 COPY Cargo.toml Cargo.lock ./
 COPY migration/Cargo.toml migration/Cargo.toml
-RUN mkdir -p src/bin migration/src \
+COPY vigil-bench/Cargo.toml vigil-bench/Cargo.toml
+RUN mkdir -p src/bin migration/src vigil-bench/src \
  && echo 'fn main() {}' > src/bin/main.rs \
+ && echo 'fn main() {}' > vigil-bench/src/main.rs \
  && touch src/lib.rs migration/src/lib.rs \
  && cargo fetch --locked \
- && rm -rf src migration/src
+ && rm -rf src migration/src vigil-bench/src
 
 # 2) Real sources, then the release build. The target dir is a BuildKit
 #    cache mount (incremental rebuilds), so the binary is copied out of it

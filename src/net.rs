@@ -134,28 +134,13 @@ impl OutboundPolicy {
         Ok(Target { url, host, port })
     }
 
-    /// The addresses a delivery to `target` may connect to: the literal,
-    /// or what its name resolves to, every one of them allowed.
+    /// The addresses a connection may go to, of those a name resolved to:
+    /// all of them, when every one is allowed.
     ///
     /// # Errors
-    /// `"target not allowed"` when any resolved address is internal (and
-    /// not allowed), `"connection failed"` when the name does not resolve.
-    pub async fn resolve(&self, target: &Target) -> Result<Vec<SocketAddr>, &'static str> {
-        let addrs: Vec<SocketAddr> = match &target.host {
-            url::Host::Ipv4(v4) => vec![SocketAddr::new(IpAddr::V4(*v4), target.port)],
-            url::Host::Ipv6(v6) => vec![SocketAddr::new(IpAddr::V6(*v6), target.port)],
-            url::Host::Domain(name) => tokio::net::lookup_host((name.as_str(), target.port))
-                .await
-                .map_err(|_| "connection failed")?
-                .collect(),
-        };
-        self.vet(addrs)
-    }
-
-    /// [`Self::resolve`]'s check, on resolved addresses.
-    ///
-    /// # Errors
-    /// As [`Self::resolve`].
+    /// `"target not allowed: it resolves inside the network"` when any is
+    /// internal (and not allowed), `"connection failed"` when there are
+    /// none.
     pub fn vet(&self, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, &'static str> {
         if addrs.is_empty() {
             return Err("connection failed");
@@ -166,6 +151,24 @@ impl OutboundPolicy {
             Err("target not allowed: it resolves inside the network")
         }
     }
+}
+
+/// A `reqwest` client builder with Vigil's TLS (rustls with the ring
+/// provider, the Mozilla root store) and no proxy: the webhook deliveries'
+/// client starts from it, and so do the multi-process tests.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| unreachable!("ring supports the default versions"))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The outbox's delivery side: the dispatcher (claimed and committed
 //! envelopes to the live feed), the Redis fan-out between instances (when
-//! `REDIS_URL` is set) and the webhook sweep (due deliveries to jobs).
-use std::sync::Arc;
+//! `REDIS_URL` is set), the webhook sweep (due deliveries to jobs) and the
+//! HTTP client the deliveries share.
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use loco_rs::{
@@ -16,7 +17,7 @@ use crate::{
     workers::{
         dispatcher::{self, Feed},
         fanout::Fanout,
-        webhooks::Sweeper,
+        webhooks::{Sweeper, WebhookClient},
     },
 };
 
@@ -36,6 +37,10 @@ impl Initializer for Outbox {
         let settings = Settings::get(ctx);
         let feed = Feed::get(ctx)?;
         let subsystems = Subsystems::get(ctx);
+        ctx.shared_store.insert(Arc::new(WebhookClient::new(
+            Duration::from_millis(settings.webhooks.timeout_ms),
+            settings.webhooks.outbound(),
+        )?));
         let (sweeper, sweep) = Sweeper::start(ctx.clone(), &settings);
         subsystems.register("webhook_sweep", &sweep);
         let fanout = if settings.redis_url.is_empty() {

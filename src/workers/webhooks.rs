@@ -8,22 +8,10 @@
 //! is retried when the lease runs out: at least once.
 use std::{sync::Arc, time::Duration};
 
-use axum::http::Request;
 use chrono::Utc;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use loco_rs::prelude::*;
 use serde::{Deserialize, Serialize};
-use tokio::{
-    io::{AsyncRead, AsyncWrite},
-    net::TcpStream,
-    sync::Notify,
-};
-use tokio_rustls::{
-    rustls::{pki_types::ServerName, ClientConfig, RootCertStore},
-    TlsConnector,
-};
+use tokio::sync::Notify;
 
 use crate::{models::webhook_deliveries::Attempt, net::OutboundPolicy, settings::Settings};
 
@@ -38,12 +26,16 @@ pub struct DeliveryArgs {
 /// One attempt at one delivery.
 pub struct WebhookDelivery {
     ctx: AppContext,
+    client: Option<Arc<WebhookClient>>,
 }
 
 #[async_trait]
 impl BackgroundWorker<DeliveryArgs> for WebhookDelivery {
     fn build(ctx: &AppContext) -> Self {
-        Self { ctx: ctx.clone() }
+        Self {
+            ctx: ctx.clone(),
+            client: WebhookClient::get(ctx).ok(),
+        }
     }
 
     async fn perform(&self, args: DeliveryArgs) -> Result<()> {
@@ -54,14 +46,14 @@ impl BackgroundWorker<DeliveryArgs> for WebhookDelivery {
             return Ok(());
         };
         let headers = attempt.headers(Utc::now().timestamp());
-        let outcome = post(
-            &attempt.webhook.url,
-            &headers,
-            attempt.body.clone(),
-            Duration::from_millis(policy.timeout_ms),
-            &policy.outbound(),
-        )
-        .await;
+        let outcome = match &self.client {
+            Some(client) => {
+                client
+                    .post(&attempt.webhook.url, &headers, attempt.body.clone())
+                    .await
+            }
+            None => Err("connection failed".to_string()),
+        };
         if let Err(error) = &outcome {
             tracing::info!(webhook = %attempt.webhook.pid, delivery = %attempt.delivery.pid, %error, "webhook attempt failed");
         }
@@ -148,107 +140,172 @@ pub async fn sweep_once(ctx: &AppContext, lease: chrono::Duration) -> Result<usi
     Ok(n)
 }
 
-fn tls() -> TlsConnector {
-    static CONFIG: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        Arc::new(
-            ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap_or_else(|_| unreachable!("ring supports the default versions"))
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
-    });
-    TlsConnector::from(config.clone())
-}
+/// Why a delivery did not reach its receiver, as the resolver says it
+/// (found again in `reqwest`'s error chain).
+#[derive(Debug)]
+struct Refused(&'static str);
 
-async fn send<S>(stream: S, req: Request<Full<Bytes>>) -> std::result::Result<u16, String>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-    let driver = tokio::spawn(conn);
-    let response = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("request failed: {e}"));
-    let status = match response {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            // Read (and drop) the answer so the receiver sees a clean close.
-            let _ = response.into_body().collect().await;
-            Ok(status)
-        }
-        Err(e) => Err(e),
-    };
-    driver.abort();
-    status
-}
-
-/// POSTs `body` to `url` with `headers`; the HTTP status, or why there is
-/// none. The reason says only what a receiver's owner needs (the target is
-/// not allowed, the connection failed, TLS failed, no answer in time): not
-/// which ports answer inside a network.
-///
-/// # Errors
-/// A description of the failure.
-pub async fn post(
-    url: &str,
-    headers: &[(&'static str, String)],
-    body: String,
-    timeout: Duration,
-    policy: &OutboundPolicy,
-) -> std::result::Result<u16, String> {
-    let target = policy
-        .check_url(url)
-        .map_err(|_| "target not allowed".to_string())?;
-    let https = target.url.scheme() == "https";
-    let authority = match target.url.port() {
-        Some(port) => format!("{}:{port}", target.host),
-        None => target.host.to_string(),
-    };
-    let path = match target.url.query() {
-        Some(q) => format!("{}?{q}", target.url.path()),
-        None => target.url.path().to_string(),
-    };
-    let mut req = Request::post(path.as_str()).header("host", authority.as_str());
-    for (name, value) in headers {
-        req = req.header(*name, value);
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
-    let req = req
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("bad request: {e}"))?;
-    let attempt = async {
-        // Resolved and checked once; the connection goes to a checked
-        // address, so a name that resolves elsewhere now gains nothing.
-        let addrs = policy.resolve(&target).await?;
-        let tcp = TcpStream::connect(addrs.as_slice())
-            .await
-            .map_err(|_| "connection failed")?;
-        if https {
-            let name = match &target.host {
-                url::Host::Domain(d) => ServerName::try_from(d.clone()),
-                url::Host::Ipv4(ip) => Ok(ServerName::from(std::net::IpAddr::V4(*ip))),
-                url::Host::Ipv6(ip) => Ok(ServerName::from(std::net::IpAddr::V6(*ip))),
-            }
-            .map_err(|_| "bad TLS name")?;
-            let tls = tls()
-                .connect(name, tcp)
+}
+
+impl std::error::Error for Refused {}
+
+/// The resolver of webhook deliveries: a name is resolved, and every
+/// address it resolves to checked by the outbound policy, at each new
+/// connection; the connection then goes to a checked address, so a name
+/// that resolves elsewhere the second time (DNS rebinding) gains nothing.
+struct Vetted(OutboundPolicy);
+
+impl reqwest::dns::Resolve for Vetted {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0))
                 .await
-                .map_err(|_| "TLS handshake failed")?;
-            send(tls, req).await.map_err(|_| "connection failed")
-        } else {
-            send(tcp, req).await.map_err(|_| "connection failed")
+                .map_err(|_| Refused("connection failed"))?;
+            let addrs = policy.vet(found.collect()).map_err(Refused)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client of webhook deliveries, one per process (in the shared
+/// store): connections to a receiver are kept and reused; each request has
+/// `settings.webhooks.timeout_ms` in all; redirects are not followed and no
+/// proxy is used (either would take the request past the outbound policy).
+pub struct WebhookClient {
+    http: reqwest::Client,
+    policy: OutboundPolicy,
+    timeout: Duration,
+}
+
+impl WebhookClient {
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(timeout: Duration, policy: OutboundPolicy) -> Result<Self> {
+        let http = crate::net::http_client()
+            .dns_resolver(Arc::new(Vetted(policy.clone())))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("Vigil-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::string(&format!("webhook HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            policy,
+            timeout,
+        })
+    }
+
+    /// This process's client (made by the outbox initializer), or a new one
+    /// from the settings.
+    ///
+    /// # Errors
+    /// When a new one cannot be built.
+    pub fn get(ctx: &AppContext) -> Result<Arc<Self>> {
+        if let Some(client) = ctx.shared_store.get::<Arc<Self>>() {
+            return Ok(client);
         }
-    };
-    tokio::time::timeout(timeout, attempt)
-        .await
-        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
-        .map_err(str::to_string)
+        let settings = Settings::get(ctx);
+        Ok(Arc::new(Self::new(
+            Duration::from_millis(settings.webhooks.timeout_ms),
+            settings.webhooks.outbound(),
+        )?))
+    }
+
+    /// POSTs `body` to `url` with `headers`; the HTTP status, or why there
+    /// is none. The reason says only what a receiver's owner needs (the
+    /// target is not allowed, the connection failed, TLS failed, no answer
+    /// in time): not which ports answer inside a network.
+    ///
+    /// # Errors
+    /// A description of the failure.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: String,
+    ) -> std::result::Result<u16, String> {
+        let target = self
+            .policy
+            .check_url(url)
+            .map_err(|_| "target not allowed".to_string())?;
+        let mut request = self.http.post(target.url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let mut response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.reason(&e))?;
+        let status = response.status().as_u16();
+        // Read a bounded answer, so the connection can serve the next
+        // delivery; a longer one is dropped with its connection.
+        let mut read = 0;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            read += chunk.len();
+            if read > MAX_ANSWER_BYTES {
+                break;
+            }
+        }
+        Ok(status)
+    }
+
+    fn reason(&self, err: &reqwest::Error) -> String {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        let mut tls = false;
+        while let Some(e) = source {
+            if let Some(refused) = e.downcast_ref::<Refused>() {
+                return refused.0.to_string();
+            }
+            tls |= e.is::<rustls::Error>();
+            source = e.source();
+        }
+        if err.is_timeout() {
+            format!("no answer within {} ms", self.timeout.as_millis())
+        } else if tls {
+            "TLS handshake failed".to_string()
+        } else {
+            "connection failed".to_string()
+        }
+    }
+}
+
+/// The most of a receiver's answer read (and dropped).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use reqwest::dns::Resolve;
+
+    use super::*;
+
+    /// A name resolving inside the network is refused when the connection
+    /// is made, not only when the URL is registered.
+    #[tokio::test]
+    async fn the_resolver_refuses_internal_addresses() {
+        let strict = Vetted(OutboundPolicy::default());
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let err = strict.resolve(name).await.err().expect("refused");
+        assert_eq!(
+            err.to_string(),
+            "target not allowed: it resolves inside the network"
+        );
+        let loopback = Vetted(OutboundPolicy {
+            allowed: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        });
+        let addrs: Vec<_> = loopback
+            .resolve("localhost".parse().unwrap())
+            .await
+            .expect("allowed")
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
 }

@@ -11,9 +11,6 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use http_body_util::{BodyExt, Full};
-use hyper::{body::Bytes, client::conn::http1, Request};
-use hyper_util::rt::TokioIo;
 use loco_rs::{app::Hooks, environment::Environment};
 use sea_orm::{Database, DatabaseConnection};
 use serde_json::{json, Value};
@@ -157,48 +154,33 @@ impl Client {
         token: Option<&str>,
         body: Option<&Value>,
         headers: &[(&str, &str)],
-    ) -> Result<(u16, hyper::HeaderMap, Value), String> {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
+    ) -> Result<(u16, reqwest::header::HeaderMap, Value), String> {
+        // A connection per call (no pool): the server may be killed and
+        // restarted between two calls.
+        let client = vigil::net::http_client()
+            .pool_max_idle_per_host(0)
+            .build()
             .map_err(|e| e.to_string())?;
-        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        let driver = tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", format!("127.0.0.1:{}", self.port))
-            .header("content-type", "application/json");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut req = client
+            .request(method, format!("http://127.0.0.1:{}{path}", self.port))
+            .header("content-type", "application/json")
+            .body(body.map(|b| b.to_string()).unwrap_or_default());
         if let Some(token) = token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = req
-            .body(Full::new(Bytes::from(bytes)))
-            .map_err(|e| e.to_string())?;
-        let result = async {
-            let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok((
-                status,
-                headers,
-                serde_json::from_slice(&body).unwrap_or(Value::Null),
-            ))
-        }
-        .await;
-        driver.abort();
-        result
+        let response = req.send().await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        Ok((
+            status,
+            headers,
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        ))
     }
 
     /// Logs `username` in; the access token.

@@ -524,3 +524,103 @@ async fn webhooks_cannot_aim_the_server_inside_its_network() {
         .await;
     assert_error(&r, 400, "validation_failed");
 }
+
+/// A bare HTTP/1.1 receiver that counts its TCP connections and answers
+/// every request 204 (keeping the connection), or, with `silent`, never.
+async fn counting_receiver(silent: bool) -> (Arc<AtomicUsize>, Arc<AtomicUsize>, String) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (connections, requests) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (c, r) = (connections.clone(), requests.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            let r = r.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if stream.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    r.fetch_add(1, Ordering::SeqCst);
+                    if silent {
+                        std::future::pending::<()>().await;
+                    }
+                    let answer = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n";
+                    if stream.get_mut().write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (connections, requests, format!("http://{addr}/hook"))
+}
+
+fn loopback_client(timeout: Duration) -> vigil::workers::webhooks::WebhookClient {
+    let policy = vigil::net::OutboundPolicy {
+        allowed: vec!["127.0.0.0/8".parse().unwrap()],
+    };
+    vigil::workers::webhooks::WebhookClient::new(timeout, policy).expect("client")
+}
+
+/// Deliveries to one receiver share a kept connection.
+#[tokio::test]
+async fn deliveries_to_a_receiver_reuse_its_connection() {
+    let (connections, requests, url) = counting_receiver(false).await;
+    let client = loopback_client(Duration::from_secs(5));
+    for i in 0..5 {
+        let headers = [("content-type", "application/json".to_string())];
+        let status = client.post(&url, &headers, format!("{{\"n\":{i}}}")).await;
+        assert_eq!(status, Ok(204));
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one connection for five deliveries"
+    );
+}
+
+/// A receiver that never answers costs the configured timeout, then the
+/// attempt fails with that reason.
+#[tokio::test]
+async fn a_silent_receiver_times_out_after_the_configured_time() {
+    let (_, requests, url) = counting_receiver(true).await;
+    let client = loopback_client(Duration::from_millis(300));
+    let started = Instant::now();
+    let outcome = client.post(&url, &[], "{}".to_string()).await;
+    let took = started.elapsed();
+    assert_eq!(outcome, Err("no answer within 300 ms".to_string()));
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "the request arrived");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // A policy without loopback refuses before dialling.
+    let strict = vigil::workers::webhooks::WebhookClient::new(
+        Duration::from_millis(300),
+        vigil::net::OutboundPolicy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        strict.post(&url, &[], "{}".to_string()).await,
+        Err("target not allowed".to_string())
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}

@@ -1,7 +1,7 @@
 //! Drives a running Vigil over HTTP and prints throughput and latency.
 //!
 //! ```sh
-//! cargo run --release --bin vigil-bench -- --url http://127.0.0.1:5150 \
+//! cargo run --release -p vigil-bench -- --url http://127.0.0.1:5150 \
 //!     --username admin --password change-me-now-please --pid $(pgrep -f 'vigil-cli start')
 //! ```
 //!
@@ -26,9 +26,7 @@
 //! `detect` parses and scores every line on one thread and prints lines/s;
 //! `gen-log` writes the synthetic log (ordinary traffic plus a share of
 //! attacks) that `detect` and `vigil-cli task ingest_log` read.
-#[path = "vigil-bench/feed.rs"]
 mod feed;
-#[path = "vigil-bench/logs.rs"]
 mod logs;
 
 use std::{
