@@ -144,8 +144,8 @@ impl Hooks for App {
         Ok(controllers::docs::router())
     }
 
-    async fn after_routes(router: AxumRouter, _ctx: &AppContext) -> Result<AxumRouter> {
-        Ok(controllers::middleware::wrap(router))
+    async fn after_routes(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
+        controllers::middleware::wrap(router, ctx)
     }
 
     async fn connect_workers(ctx: &AppContext, queue: &Queue) -> Result<()> {

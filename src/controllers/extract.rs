@@ -1,14 +1,11 @@
 //! Extractors shared by every controller: the JSON body, the authenticated
 //! principal with its role guard, and page parameters.
-use std::{
-    sync::{Arc, Mutex, PoisonError},
-    time::Instant,
-};
+use std::sync::Arc;
 
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    http::{header, request::Parts, HeaderMap, StatusCode},
     response::IntoResponse,
 };
 use loco_rs::prelude::*;
@@ -16,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     errors::{ApiError, AppError, FieldErrors},
-    models::api_keys::{self, RateLimiter, RateState, Scope},
+    models::api_keys::{self, Scope},
     models::listing::{Cursor, Listed, Window},
     models::users::{self, Role},
     settings::Settings,
@@ -209,40 +206,6 @@ pub struct CurrentUser {
 /// The `X-API-Key` header.
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-/// Filled by the key path of [`CurrentUser`] and read by
-/// [`rate_limit_headers`], which puts it in `RateLimit-*` response headers.
-#[derive(Clone, Default)]
-pub struct RateSlot(Arc<Mutex<Option<RateState>>>);
-
-fn rate_headers(headers: &mut HeaderMap, state: RateState) {
-    for (name, value) in [
-        ("ratelimit-limit", u64::from(state.limit)),
-        ("ratelimit-remaining", u64::from(state.remaining)),
-        ("ratelimit-reset", state.reset),
-    ] {
-        headers.insert(name, HeaderValue::from(value));
-    }
-    if !state.allowed {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(state.reset));
-    }
-}
-
-/// Middleware: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
-/// on every response to a request made with an API key.
-pub async fn rate_limit_headers(
-    mut req: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let slot = RateSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let mut response = next.run(req).await;
-    let state = *slot.0.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(state) = state {
-        rate_headers(response.headers_mut(), state);
-    }
-    response
-}
-
 fn rejection(err: impl Into<Error>) -> axum::response::Response {
     AppError(err.into()).into_response()
 }
@@ -288,7 +251,8 @@ impl FromRequestParts<AppContext> for CurrentUser {
         if !parts.headers.contains_key(header::AUTHORIZATION) {
             if let Some(presented) = parts.headers.get(API_KEY_HEADER) {
                 let presented = presented.to_str().unwrap_or_default().to_string();
-                return Self::from_key(ctx, &presented, parts.extensions.get::<RateSlot>()).await;
+                let granted = super::rate_limit::granted(&parts.extensions);
+                return Self::from_key(ctx, &presented, granted).await;
             }
         }
         let has_token = parts.headers.contains_key(header::AUTHORIZATION);
@@ -315,37 +279,22 @@ impl FromRequestParts<AppContext> for CurrentUser {
 }
 
 impl CurrentUser {
-    /// The key path: authenticate, then count the request against the key's
-    /// limit (429 with `Retry-After` and `RateLimit-*` once it is spent).
+    /// The key path: the key the rate-limit layer authenticated (and
+    /// counted), or, without one, the key authenticated here.
     ///
     /// # Errors
-    /// The 401 or 429 response to send.
+    /// The 401 (or 503) response to send.
     pub async fn from_key(
         ctx: &AppContext,
         presented: &str,
-        slot: Option<&RateSlot>,
+        granted: Option<Arc<api_keys::Grant>>,
     ) -> Result<Self, axum::response::Response> {
-        let grant = api_keys::Model::authenticate(&ctx.db, presented)
-            .await
-            .map_err(rejection)?;
-        let limit = u32::try_from(grant.key.rate_limit_per_minute.max(1)).unwrap_or(u32::MAX);
-        let state = RateLimiter::global().hit(&grant.key.key_hash, limit, Instant::now());
-        if let Some(slot) = slot {
-            *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
-        }
-        if !state.allowed {
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "This API key is limited to {limit} requests per minute: try again in {} s",
-                    state.reset
-                ),
-            )
-            .into_response();
-            rate_headers(response.headers_mut(), state);
-            return Err(response);
-        }
+        let grant = match granted {
+            Some(grant) => Arc::unwrap_or_clone(grant),
+            None => api_keys::Model::authenticate(&ctx.db, presented)
+                .await
+                .map_err(rejection)?,
+        };
         Ok(Self {
             user: grant.owner,
             key: Some(grant.key),

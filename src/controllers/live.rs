@@ -19,7 +19,7 @@ use crate::{
     controllers::extract::{CurrentUser, API_KEY_HEADER},
     errors::ApiResult,
     errors::{ApiError, ErrorBody},
-    models::api_keys::Scope,
+    models::api_keys::{self, Scope},
     models::{outbox_envelopes, severity::Severity, users::Role},
     workers::dispatcher::{Delivered, Feed},
 };
@@ -83,6 +83,7 @@ async fn alerts_feed(
     State(ctx): State<AppContext>,
     Query(params): Query<FeedParams>,
     headers: HeaderMap,
+    granted: Option<axum::Extension<Arc<api_keys::Grant>>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let key = headers
@@ -90,7 +91,7 @@ async fn alerts_feed(
         .and_then(|v| v.to_str().ok())
         .filter(|_| params.token.is_none());
     let user = if let Some(key) = key {
-        match CurrentUser::from_key(&ctx, key, None).await {
+        match CurrentUser::from_key(&ctx, key, granted.map(|axum::Extension(grant)| grant)).await {
             Ok(user) => user,
             Err(refused) => return Ok(refused),
         }

@@ -1,10 +1,13 @@
 //! HTTP conventions that hold for every route, applied around Loco's router.
+use std::sync::Arc;
+
 use axum::{
     extract::Request,
     http::{uri::PathAndQuery, Uri},
-    middleware::{from_fn, map_request},
+    middleware::{from_fn, from_fn_with_state, map_request},
     Router as AxumRouter,
 };
+use loco_rs::{app::AppContext, Result};
 
 /// `/api/events/` and `/api/events` are the same resource (SPEC §2): drop
 /// trailing slashes before routing. Swagger UI's own pages keep theirs: it
@@ -107,14 +110,21 @@ fn request_span(req: &Request) -> tracing::Span {
 /// URI; 5xx answers logged at ERROR, the rest at DEBUG), trailing-slash
 /// normalisation before routing, and the JSON error envelope on every
 /// error response, the framework's own 404/405/413 included.
-pub fn wrap(router: AxumRouter) -> AxumRouter {
-    AxumRouter::new()
+///
+/// # Errors
+/// When the API-key rate limiter cannot be made (a bad `REDIS_URL`).
+pub fn wrap(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
+    let limits = Arc::new(super::rate_limit::KeyLimits::new(ctx)?);
+    Ok(AxumRouter::new()
         .fallback_service(router)
         .layer(map_request(trim_trailing_slash))
-        .layer(from_fn(super::extract::rate_limit_headers))
+        .layer(from_fn_with_state(
+            limits,
+            super::rate_limit::limit_api_keys,
+        ))
         .layer(from_fn(crate::errors::envelope))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(map_request(request_id))
+        .layer(map_request(request_id)))
 }
 
 #[cfg(test)]

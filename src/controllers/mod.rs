@@ -8,6 +8,7 @@ pub mod health;
 pub mod ingest;
 pub mod live;
 pub mod middleware;
+pub mod rate_limit;
 pub mod stats;
 pub mod users;
 pub mod webhooks;

@@ -3,12 +3,7 @@
 //! of randomness, so a fast digest is the right tool: Argon2 would make every
 //! request pay for a password hash). A key acts in the name of the admin who
 //! created it, and stops working when that admin is deactivated or demoted.
-use std::{
-    collections::HashMap,
-    str::FromStr,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use loco_rs::{hash, prelude::*};
@@ -170,6 +165,7 @@ pub enum Refused {
 domain_errors!(Refused);
 
 /// A key that authenticated: its row and the admin it acts for.
+#[derive(Debug, Clone)]
 pub struct Grant {
     pub key: Model,
     pub owner: users::Model,
@@ -342,95 +338,9 @@ impl Model {
     }
 }
 
-/// Where a key stands in its rate-limit window (the `RateLimit-*` headers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateState {
-    pub limit: u32,
-    pub remaining: u32,
-    /// Seconds until the window resets.
-    pub reset: u64,
-    pub allowed: bool,
-}
-
-/// Per-key request counts in fixed one-minute windows, kept in this process
-/// (several instances each allow the limit). Keyed by the key's hash, so
-/// keys never share a window.
-pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-    period: Duration,
-}
-
-impl Default for RateLimiter {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(60))
-    }
-}
-
-impl RateLimiter {
-    #[must_use]
-    pub fn new(period: Duration) -> Self {
-        Self {
-            windows: Mutex::new(HashMap::new()),
-            period,
-        }
-    }
-
-    /// The process-wide limiter.
-    pub fn global() -> &'static Self {
-        static LIMITER: std::sync::OnceLock<RateLimiter> = std::sync::OnceLock::new();
-        LIMITER.get_or_init(Self::default)
-    }
-
-    /// Counts one request for `key` against `limit` per period.
-    pub fn hit(&self, key: &str, limit: u32, now: Instant) -> RateState {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() > 100_000 {
-            let period = self.period;
-            windows.retain(|_, (start, _)| now.duration_since(*start) < period);
-        }
-        let entry = windows.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.period {
-            *entry = (now, 0);
-        }
-        let allowed = entry.1 < limit;
-        if allowed {
-            entry.1 += 1;
-        }
-        let left = self.period.saturating_sub(now.duration_since(entry.0));
-        RateState {
-            limit,
-            remaining: limit.saturating_sub(entry.1),
-            reset: left.as_secs() + u64::from(left.subsec_nanos() > 0),
-            allowed,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn window_counts_then_refuses_then_resets() {
-        let limiter = RateLimiter::new(Duration::from_secs(60));
-        let t0 = Instant::now();
-        let first = limiter.hit("k", 2, t0);
-        assert_eq!((first.allowed, first.remaining, first.reset), (true, 1, 60));
-        assert!(limiter.hit("k", 2, t0).allowed);
-        let third = limiter.hit("k", 2, t0 + Duration::from_secs(10));
-        assert_eq!(
-            (third.allowed, third.remaining, third.reset),
-            (false, 0, 50)
-        );
-        assert!(
-            limiter.hit("other", 2, t0).allowed,
-            "keys do not share windows"
-        );
-        assert!(limiter.hit("k", 2, t0 + Duration::from_secs(60)).allowed);
-    }
 
     #[test]
     fn new_key_reports_every_bad_field() {

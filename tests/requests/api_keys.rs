@@ -405,3 +405,99 @@ async fn a_key_over_its_rate_limit_gets_429_with_ratelimit_headers() {
     })
     .await;
 }
+
+/// With `REDIS_URL`, a key's count is kept in Redis, so the limit holds
+/// across instances: a request another instance counted uses up this one's.
+#[tokio::test]
+#[ignore = "needs Redis (REDIS_URL): run by .ci/run"]
+async fn with_redis_the_limit_holds_across_instances() {
+    std::env::var("REDIS_URL").expect("REDIS_URL");
+    crate::support::request(|server, ctx| async move {
+        let settings = vigil::settings::Settings::get(&ctx);
+        assert!(!settings.redis_url.is_empty());
+        let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+        let key = create_key(
+            &server,
+            &admin,
+            &json!({"name": "shared", "scopes": ["alerts:read"], "rate_limit_per_minute": 3}),
+        )
+        .await["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for remaining in ["2", "1"] {
+            let r = server
+                .get("/api/alerts")
+                .add_header("X-API-Key", &key)
+                .await;
+            assert_eq!(r.status_code(), 200);
+            assert_eq!(r.headers()["ratelimit-remaining"], remaining);
+        }
+        // Another instance (its own counter, the same Redis) counts the third.
+        let other = vigil::controllers::rate_limit::RedisCounts::new(
+            &settings.redis_url,
+            &format!("{}:rate", settings.redis_channel),
+        )
+        .unwrap();
+        let (count, left) = other
+            .hit(&vigil::digest::sha256_hex(&key))
+            .await
+            .expect("Redis answers");
+        assert_eq!(count, 3);
+        assert!(
+            left <= std::time::Duration::from_secs(60) && !left.is_zero(),
+            "{left:?}"
+        );
+        let r = server
+            .get("/api/alerts")
+            .add_header("X-API-Key", &key)
+            .await;
+        assert_error(&r, 429, "rate_limited");
+        assert_eq!(r.headers()["ratelimit-remaining"], "0");
+    })
+    .await;
+}
+
+/// Redis configured but unreachable: the instance counts for itself rather
+/// than refusing every key (or letting every request through).
+#[tokio::test]
+async fn with_redis_down_the_limit_is_kept_in_process() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let app = crate::support::boot_with(|config| {
+        if let Some(settings) = config.settings.as_mut().and_then(|s| s.as_object_mut()) {
+            settings.insert(
+                "redis_url".into(),
+                format!("redis://127.0.0.1:{port}").into(),
+            );
+        }
+    })
+    .await
+    .expect("boot");
+    let (server, ctx) = (app.server(), app.ctx());
+    let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+    let key = create_key(
+        &server,
+        &admin,
+        &json!({"name": "tight", "scopes": ["alerts:read"], "rate_limit_per_minute": 2}),
+    )
+    .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for remaining in ["1", "0"] {
+        let r = server
+            .get("/api/alerts")
+            .add_header("X-API-Key", &key)
+            .await;
+        assert_eq!(r.status_code(), 200);
+        assert_eq!(r.headers()["ratelimit-remaining"], remaining);
+    }
+    let r = server
+        .get("/api/alerts")
+        .add_header("X-API-Key", &key)
+        .await;
+    assert_error(&r, 429, "rate_limited");
+}
