@@ -172,7 +172,7 @@ async fn login(
         }
     };
     login_throttles::Model::succeeded(&ctx.db, &keys).await?;
-    user.touch_login(&ctx.db).await?;
+    user.touch_login(&ctx.db, &ctx.cache).await?;
 
     let (refresh, session) =
         refresh_tokens::Model::issue(&ctx.db, &user, None, settings.refresh_token_ttl_seconds)
@@ -200,7 +200,7 @@ async fn refresh(
 ) -> ApiResult {
     let ttl = Settings::get(&ctx).refresh_token_ttl_seconds;
     let (user, refresh, session) =
-        refresh_tokens::Model::rotate(&ctx.db, &params.refresh, ttl).await?;
+        refresh_tokens::Model::rotate(&ctx.db, &ctx.cache, &params.refresh, ttl).await?;
     let (access, expires_in) = access_token(&ctx, &user, session)?;
     Ok(format::json(TokenPair::new(access, refresh, expires_in))?)
 }
@@ -218,7 +218,7 @@ async fn logout(
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<RefreshParams>,
 ) -> ApiResult {
-    refresh_tokens::Model::revoke(&ctx.db, &params.refresh).await?;
+    refresh_tokens::Model::revoke(&ctx.db, &ctx.cache, &params.refresh).await?;
     Ok(format::render().status(StatusCode::NO_CONTENT).empty()?)
 }
 

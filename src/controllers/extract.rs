@@ -222,7 +222,7 @@ async fn check_session(
         .and_then(serde_json::Value::as_str)
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
         .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired"))?;
-    if crate::models::refresh_tokens::Model::session_alive(&ctx.db, session).await? {
+    if crate::models::refresh_tokens::Model::session_alive(&ctx.db, &ctx.cache, session).await? {
         Ok(())
     } else {
         Err(ended().into())
@@ -232,7 +232,7 @@ async fn check_session(
 /// The user a valid token names: 401 when there is none any more, but a
 /// storage failure stays one (503), not a sign-out.
 async fn token_user(ctx: &AppContext, pid: &str) -> Result<users::Model> {
-    match users::Model::find_for_token(&ctx.db, pid).await {
+    match users::Model::find_for_token(&ctx.db, &ctx.cache, pid).await {
         Ok(user) => Ok(user),
         Err(ModelError::EntityNotFound) => {
             Err(ApiError::unauthorized("The access token is invalid or expired").into())

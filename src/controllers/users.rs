@@ -80,7 +80,7 @@ async fn update(
 ) -> ApiResult {
     let admin = user.require_person(Role::Admin)?;
     let target = load(&ctx, &id).await?;
-    let updated = target.change_access(&ctx.db, &change).await?;
+    let updated = target.change_access(&ctx.db, &ctx.cache, &change).await?;
     tracing::info!(admin = %admin.pid, user = %updated.pid, role = %updated.role, active = updated.is_active, "access changed");
     Ok(format::json(UserResponse::from(&updated))?)
 }

@@ -1,5 +1,5 @@
 use chrono::{Duration, Utc};
-use loco_rs::{hash, prelude::*};
+use loco_rs::{cache::Cache, hash, prelude::*};
 use sea_orm::sea_query::Expr;
 use uuid::Uuid;
 
@@ -55,24 +55,35 @@ impl Model {
 
     /// Whether the session (`family`) an access token names is still live:
     /// not logged out, not revoked for reuse. Read from the database at most
-    /// once a second per session; a revocation made in this process applies
-    /// at once.
+    /// once a second per session (kept in `cache`); a revocation made in
+    /// this process applies at once, and for good.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn session_alive(db: &DatabaseConnection, family: Uuid) -> ModelResult<bool> {
-        let generation = SESSIONS.generation();
-        if let Some(alive) = SESSIONS.get(&family) {
+    pub async fn session_alive(
+        db: &DatabaseConnection,
+        cache: &Cache,
+        family: Uuid,
+    ) -> ModelResult<bool> {
+        let key = session_key(family);
+        if let Ok(Some(alive)) = cache.get::<bool>(&key).await {
             return Ok(alive);
         }
-        let read_at = std::time::Instant::now();
         let alive = Entity::find()
             .filter(Column::Family.eq(family))
             .filter(Column::RevokedAt.is_null())
             .one(db)
             .await?
             .is_some();
-        SESSIONS.put(generation, read_at, family, alive);
+        // An ended session stays ended; a live one is read again in a second.
+        let kept = if alive {
+            cache.insert_with_expiry(&key, &alive, SESSION_TTL).await
+        } else {
+            cache.insert(&key, &alive).await
+        };
+        if let Err(err) = kept {
+            tracing::warn!(error = %err, "session cache refused an entry");
+        }
         Ok(alive)
     }
 
@@ -85,6 +96,7 @@ impl Model {
     /// the account is inactive; database errors.
     pub async fn rotate(
         db: &DatabaseConnection,
+        cache: &Cache,
         token: &str,
         ttl_seconds: i64,
     ) -> Result<(users::Model, String, Uuid)> {
@@ -103,7 +115,7 @@ impl Model {
                 user_id = row.user_id,
                 "refresh token reused: family revoked"
             );
-            Self::revoke_family(db, row.family).await?;
+            Self::revoke_family(db, cache, row.family).await?;
             return Err(invalid());
         }
         if row.expires_at < Utc::now() {
@@ -121,7 +133,7 @@ impl Model {
             .await?;
         if spent.rows_affected != 1 {
             txn.rollback().await?;
-            Self::revoke_family(db, row.family).await?;
+            Self::revoke_family(db, cache, row.family).await?;
             return Err(invalid());
         }
         let user = users::Entity::find_by_id(row.user_id)
@@ -138,13 +150,13 @@ impl Model {
     ///
     /// # Errors
     /// 401 when the token is unknown; database errors.
-    pub async fn revoke(db: &DatabaseConnection, token: &str) -> Result<()> {
+    pub async fn revoke(db: &DatabaseConnection, cache: &Cache, token: &str) -> Result<()> {
         let row = Entity::find()
             .filter(Column::TokenHash.eq(digest(token)))
             .one(db)
             .await?
             .ok_or_else(invalid)?;
-        Self::revoke_family(db, row.family).await?;
+        Self::revoke_family(db, cache, row.family).await?;
         Ok(())
     }
 
@@ -152,8 +164,14 @@ impl Model {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn revoke_family(db: &DatabaseConnection, family: Uuid) -> ModelResult<u64> {
-        SESSIONS.pin(family, false);
+    pub async fn revoke_family(
+        db: &DatabaseConnection,
+        cache: &Cache,
+        family: Uuid,
+    ) -> ModelResult<u64> {
+        if let Err(err) = cache.insert(&session_key(family), &false).await {
+            tracing::warn!(error = %err, "session cache could not record an ended session");
+        }
         let res = Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Utc::now()))
             .filter(Column::Family.eq(family))
@@ -164,7 +182,10 @@ impl Model {
     }
 }
 
-/// Sessions recently found live or ended, for [`Model::session_alive`]:
-/// an ended one stays ended.
-static SESSIONS: crate::db::recent::Recent<Uuid, bool> =
-    crate::db::recent::Recent::new(std::time::Duration::from_secs(1));
+/// How long a session read live is trusted ([`Model::session_alive`]).
+const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The cache key of a session's state.
+fn session_key(family: Uuid) -> String {
+    format!("session:{family}")
+}

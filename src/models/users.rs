@@ -1,5 +1,6 @@
 use std::{str::FromStr, sync::OnceLock};
 
+use loco_rs::cache::Cache;
 use loco_rs::{auth::jwt, hash, prelude::*};
 use sea_orm::{sea_query::Expr, SqlErr};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -187,28 +188,33 @@ impl Model {
     }
 
     /// The user an access token names, as [`Self::find_by_pid`], read from
-    /// the database at most once per [`RECENT_TTL`] per user: the token
-    /// check runs on every request, and a query each time was the largest
-    /// per-request database cost. A change of role or active flag made
-    /// here forgets the user at once ([`Self::change_access`]); one made
-    /// by another instance is seen here within [`RECENT_TTL`].
+    /// the database at most once per [`RECENT_TTL`] per user (kept in
+    /// `cache`, the app's in-process cache): the token check runs on every
+    /// request, and a query each time was the largest per-request database
+    /// cost. A change of role or active flag made here forgets the user at
+    /// once ([`Self::change_access`]); one made by another instance is seen
+    /// here within [`RECENT_TTL`].
     ///
     /// # Errors
     /// `EntityNotFound` when there is none (or the id is not a UUID).
-    pub async fn find_for_token(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
+    pub async fn find_for_token(
+        db: &DatabaseConnection,
+        cache: &Cache,
+        pid: &str,
+    ) -> ModelResult<Self> {
         let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
-        let generation = RECENT.generation();
-        if let Some(user) = RECENT.get(&pid) {
+        let key = recent_key(&pid);
+        if let Ok(Some(user)) = cache.get::<Self>(&key).await {
             return Ok(user);
         }
-        // Trusted from before the read, not from when it returned.
-        let read_at = std::time::Instant::now();
         let user = Entity::find()
             .filter(Column::Pid.eq(pid))
             .one(db)
             .await?
             .ok_or(ModelError::EntityNotFound)?;
-        RECENT.put(generation, read_at, user.pid, user.clone());
+        if let Err(err) = cache.insert_with_expiry(&key, &user, RECENT_TTL).await {
+            tracing::warn!(error = %err, "user cache refused an entry");
+        }
         Ok(user)
     }
 
@@ -351,6 +357,7 @@ impl Model {
     pub async fn change_access(
         self,
         db: &DatabaseConnection,
+        cache: &Cache,
         change: &AccessChange,
     ) -> Result<Self> {
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
@@ -365,7 +372,7 @@ impl Model {
         am.is_active = ActiveValue::set(active);
         let user = am.update(&txn).await?;
         txn.commit().await?;
-        RECENT.forget(&user.pid);
+        forget(cache, &user.pid).await;
         Ok(user)
     }
 
@@ -373,13 +380,13 @@ impl Model {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn touch_login(&self, db: &DatabaseConnection) -> ModelResult<()> {
+    pub async fn touch_login(&self, db: &DatabaseConnection, cache: &Cache) -> ModelResult<()> {
         Entity::update_many()
             .col_expr(Column::LastLoginAt, Expr::value(chrono::Utc::now()))
             .filter(Column::Id.eq(self.id))
             .exec(db)
             .await?;
-        RECENT.forget(&self.pid);
+        forget(cache, &self.pid).await;
         Ok(())
     }
 }
@@ -387,8 +394,17 @@ impl Model {
 /// How long a user read for a token check is trusted.
 pub const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Users read recently ([`Model::find_for_token`]).
-static RECENT: crate::db::recent::Recent<Uuid, Model> = crate::db::recent::Recent::new(RECENT_TTL);
+/// The cache key of a user read for a token check.
+fn recent_key(pid: &Uuid) -> String {
+    format!("user:{pid}")
+}
+
+/// Drops a user read for token checks, after a change.
+async fn forget(cache: &Cache, pid: &Uuid) {
+    if let Err(err) = cache.remove(&recent_key(pid)).await {
+        tracing::warn!(error = %err, "user cache could not forget a changed user");
+    }
+}
 
 /// Why an account change was refused.
 #[derive(Debug, Clone, Copy, thiserror::Error)]

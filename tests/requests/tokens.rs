@@ -127,3 +127,46 @@ async fn forged_tokens_are_401() {
     })
     .await;
 }
+
+/// The user behind an access token is read at most once a second (the
+/// app's cache): a change made behind this instance's back (by another
+/// instance) shows within that second, one made through it at once.
+#[tokio::test]
+async fn the_user_behind_a_token_is_read_at_most_once_a_second() {
+    crate::support::request(|server, ctx| async move {
+        use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+        use vigil::models::_entities::users;
+        let token = token_for(&server, &ctx, "ana", Role::Analyst).await;
+        let read = std::time::Instant::now();
+        assert_eq!(
+            server
+                .get("/api/auth/me")
+                .authorization_bearer(&token)
+                .await
+                .status_code(),
+            200
+        );
+        users::Entity::update_many()
+            .col_expr(users::Column::IsActive, Expr::value(false))
+            .filter(users::Column::Username.eq("ana"))
+            .exec(&ctx.db)
+            .await
+            .unwrap();
+        let r = server
+            .get("/api/auth/me")
+            .authorization_bearer(&token)
+            .await;
+        if read.elapsed() < std::time::Duration::from_millis(800) {
+            assert_eq!(r.status_code(), 200, "read again within the second");
+        } else {
+            eprintln!("slow machine: the cached read was not checked");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let r = server
+            .get("/api/auth/me")
+            .authorization_bearer(&token)
+            .await;
+        assert_error(&r, 401, "unauthorized");
+    })
+    .await;
+}
