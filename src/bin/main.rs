@@ -2,11 +2,9 @@
 //!
 //! The allocator is jemalloc, for every allocation in the process: its
 //! `malloc` replaces glibc's, so SQLite's own allocations use it too.
-//! Measured on batch ingestion (SQLite, 1,000 events per request), glibc's
-//! malloc spent about a third of the server's CPU in consolidation and
-//! arena locks, and kept what a burst freed (a round of 4,000 events, 1 MiB
-//! bodies) instead of returning it; jemalloc gave 48 % more throughput at a
-//! lower peak RSS.
+//! glibc's malloc spent much of batch ingestion's CPU in consolidation and
+//! arena locks, and kept what a burst freed; jemalloc is faster and
+//! returns it (figures: README, "Why these settings").
 use loco_rs::cli;
 use migration::Migrator;
 use vigil::app::App;
@@ -18,10 +16,9 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// jemalloc's start-up options, read before the first allocation (the
 /// symbol is weak in jemalloc, so this definition wins): two arenas for two
 /// cores, and a background thread that returns pages unused for 100 ms to
-/// the system, so RSS follows what is in use. Batches free megabytes at a
-/// time: kept for a second, they put the server's peak RSS at 112-114 MB
-/// (SQLite benchmark, 1,000,000 events), against 104 MB at 100 ms, for the
-/// same throughput (a decay of 0 cost a third of it).
+/// the system, so RSS follows what is in use: batches free megabytes at a
+/// time, and a longer decay raised peak RSS for no throughput (a decay of 0
+/// cost throughput; figures: README, "Why these settings").
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[allow(non_upper_case_globals)]
 #[unsafe(no_mangle)]

@@ -180,9 +180,9 @@ fn postgres_tcp_port(uri: &str) -> Option<u16> {
 /// sqlx 0.9.0 stopped setting it (launchbadge/sqlx#4335; the fix, #4336,
 /// came after 0.9.0), and offers no hook to the socket. A statement larger
 /// than the socket's free send buffer then leaves in two writes, and the
-/// second waits for PostgreSQL's delayed ACK, 40 ms: single-event ingestion
-/// at 32 clients fell to 353 ev/s (p50 99 ms), against 2,340 ev/s over a
-/// Unix socket. Called after each new connection, it finds the new socket
+/// second waits for PostgreSQL's delayed ACK, 40 ms, which cut single-event
+/// ingestion several-fold (figures: README, "Why these settings"). Called
+/// after each new connection, it finds the new socket
 /// among the process's descriptors. Remove it once sqlx ships #4336.
 fn nodelay_to(port: u16) {
     use std::os::fd::BorrowedFd;
