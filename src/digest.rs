@@ -9,6 +9,17 @@ pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
     hex::encode(Sha256::digest(bytes.as_ref()))
 }
 
+/// [`sha256_hex`] of `parts` one after the other (as if concatenated,
+/// without the copy).
+#[must_use]
+pub fn sha256_hex_parts(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part);
+    }
+    hex::encode(h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -17,6 +28,10 @@ mod tests {
         assert_eq!(
             super::sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            super::sha256_hex_parts(&[b"a", b"", b"bc"]),
+            super::sha256_hex("abc")
         );
     }
 }

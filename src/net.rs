@@ -74,14 +74,6 @@ pub struct OutboundPolicy {
     pub allowed: Vec<IpNet>,
 }
 
-/// A URL whose target may be dialled: its host as parsed and its port.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub url: url::Url,
-    pub host: url::Host<String>,
-    pub port: u16,
-}
-
 impl OutboundPolicy {
     /// Whether a connection to `ip` is allowed.
     #[must_use]
@@ -97,7 +89,7 @@ impl OutboundPolicy {
     ///
     /// # Errors
     /// Why the URL is refused.
-    pub fn check_url(&self, raw: &str) -> Result<Target, String> {
+    pub fn check_url(&self, raw: &str) -> Result<url::Url, String> {
         const SHAPE: &str =
             "Must be an absolute http:// or https:// URL of at most 2,000 characters.";
         if raw.len() > 2_000 {
@@ -110,13 +102,10 @@ impl OutboundPolicy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err("Must not carry a user name or password (user@host).".into());
         }
-        let host = url.host().ok_or_else(|| SHAPE.to_string())?.to_owned();
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| SHAPE.to_string())?;
-        let refused = match &host {
-            url::Host::Ipv4(v4) => !self.permits(IpAddr::V4(*v4)),
-            url::Host::Ipv6(v6) => !self.permits(IpAddr::V6(*v6)),
+        let host = url.host().ok_or_else(|| SHAPE.to_string())?;
+        let refused = match host {
+            url::Host::Ipv4(v4) => !self.permits(IpAddr::V4(v4)),
+            url::Host::Ipv6(v6) => !self.permits(IpAddr::V6(v6)),
             url::Host::Domain(name) => {
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 (name == "localhost" || name.ends_with(".localhost"))
@@ -131,7 +120,7 @@ impl OutboundPolicy {
                     .into(),
             );
         }
-        Ok(Target { url, host, port })
+        Ok(url)
     }
 
     /// The addresses a connection may go to, of those a name resolved to:
@@ -247,7 +236,7 @@ mod tests {
         let ok = policy
             .check_url("https://hooks.example.com:8443/vigil")
             .unwrap();
-        assert_eq!(ok.port, 8443);
+        assert_eq!(ok.port(), Some(8443));
     }
 
     #[test]

@@ -16,9 +16,7 @@ use crate::{
         users::Role,
     },
     views::{
-        alerts::{
-            AlertFilters, AlertResponse, BulkResult, ExportFormat, ExportParams, HistoryEntry,
-        },
+        alerts::{AlertFilters, AlertResponse, BulkResult, ExportParams, HistoryEntry},
         filters::ListFilters,
         pagination::Page,
     },
@@ -305,29 +303,7 @@ async fn export(
     ListParams(params): ListParams<ExportParams>,
 ) -> ApiResult {
     user.require_person(Role::Admin)?;
-    let format = match params.format.last().map(String::as_str) {
-        None | Some("csv") => ExportFormat::Csv,
-        Some("ndjson") => ExportFormat::Ndjson,
-        Some(other) => {
-            return Err(ApiError::field(
-                "format",
-                format!("Unknown format `{other}`: use csv or ndjson."),
-            )
-            .into())
-        }
-    };
-    let f = &params.filters;
-    if [&f.ordering, &f.page, &f.page_size, &f.cursor]
-        .iter()
-        .any(|given| !given.is_empty())
-    {
-        return Err(ApiError::field(
-            "ordering",
-            "An export is always in creation order, without pages.",
-        )
-        .into());
-    }
-    let q = params.filters.query().map_err(ApiError::validation)?;
+    let (format, q) = params.read().map_err(ApiError::validation)?;
     let db = ctx.db.clone();
     // (last id, header sent, finished): each step reads one bounded chunk.
     let chunks =

@@ -197,9 +197,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult {
     user.authorize(Role::Analyst, Scope::AlertsRead)?;
-    let event = events::Model::find_by_pid(&ctx.db, &id)
-        .await
-        .map_err(|_| ApiError::not_found(format!("No event with id `{id}`")))?;
+    let event = events::Model::find_by_pid(&ctx.db, &id).await?;
     Ok(format::json(EventResponse::from(&event))?)
 }
 

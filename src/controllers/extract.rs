@@ -195,7 +195,8 @@ impl<S: Send + Sync> FromRequest<S> for TextBody {
 /// a deactivated or demoted account, or a revoked key, loses its rights at
 /// once: a user with an access token (`Authorization: Bearer`), or an API key
 /// (`X-API-Key`, SPEC §1) acting for the admin who created it, limited to its
-/// scopes and to its requests per minute.
+/// scopes (and, by `rate_limit::limit_api_keys`, to its requests per
+/// minute).
 pub struct CurrentUser {
     /// The signed-in user, or the owner of the API key.
     pub user: users::Model,
@@ -490,7 +491,8 @@ fn link_origin(settings: &Settings, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// The decoded query pairs of a request, for list filters.
+/// The decoded query pairs of a request (a `\0` in a name or value is a
+/// 400 naming it).
 pub struct QueryPairs(pub Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
@@ -556,7 +558,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CorrelationId {
     }
 }
 
-/// Splits a query string into decoded pairs.
 /// The decoded pairs of a query string, in order (`+` is a space; a
 /// broken escape is kept as it is; bytes that are not UTF-8 become U+FFFD).
 fn url_pairs(q: &str) -> Vec<(String, String)> {

@@ -4,15 +4,13 @@ use loco_rs::prelude::*;
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
     errors::ApiResult,
-    errors::{ApiError, ErrorBody},
+    errors::ErrorBody,
     models::users::{self, AccessChange, Role},
     views::{pagination::Page, users::UserResponse},
 };
 
 async fn load(ctx: &AppContext, id: &str) -> Result<users::Model> {
-    users::Model::find_by_pid(&ctx.db, id)
-        .await
-        .map_err(|_| ApiError::not_found(format!("No user with id `{id}`")).into())
+    users::Model::find_by_pid(&ctx.db, id).await
 }
 
 /// List users, newest first.

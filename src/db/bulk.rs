@@ -1,5 +1,5 @@
 //! Multi-row writes as one statement per table: the rows travel as one JSON
-//! array bound to one parameter, and the database unpacks it (`json_each`
+//! array bound to one parameter, and the database unpacks it (`jsonb_each`
 //! on SQLite, `json_to_recordset` on PostgreSQL).
 //!
 //! Why: ingestion writes thousands of rows per round from one serial

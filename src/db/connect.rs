@@ -10,8 +10,8 @@ use crate::settings::StorageSettings;
 /// server, proxy or firewall may have dropped it); a busy one is not.
 /// sqlx pings on every checkout by default: one more round trip per
 /// checkout, to the PostgreSQL server or to SQLite's worker thread (a
-/// thread wake-up each way on this VM, about 0.5 ms under load: the
-/// ingestion writer's BEGIN measured 1 ms).
+/// thread wake-up each way, which made the ingestion writer's `BEGIN`
+/// cost as much as the rest of a small round under load).
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Who a pool is for.

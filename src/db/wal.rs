@@ -3,7 +3,7 @@
 //! By default a SQLite connection checkpoints in its own `COMMIT` once the
 //! log holds 1,000 pages: it copies them into the database file and syncs
 //! both, so every few rounds one of the ingestion writer's commits waited
-//! for two fsyncs (0.7 ms each on this VM) and the copy. Vigil's
+//! for two fsyncs and the copy. Vigil's
 //! connections never checkpoint in `COMMIT` ([`connect`](super::connect) sets
 //! `wal_autocheckpoint = 0`); a task does, every [`EVERY`], on a pooled
 //! connection of its own (its own thread) while the writer goes on.
@@ -33,8 +33,8 @@ pub const RESTART_WAIT: Duration = Duration::from_millis(100);
 pub const RESTART_BACKOFF: Duration = Duration::from_secs(10);
 /// Log length (pages of 4 KiB: 256 MiB) from which a checkpoint makes the
 /// writer start the log over. The log file keeps the size it reached (up
-/// to about this), to be written over: truncating it took 300 ms under
-/// load, with the writer held back.
+/// to about this), to be written over: truncating it is slow under load,
+/// with the writer held back.
 pub const RESTART_AT_FRAMES: i64 = 65_536;
 
 /// What a checkpoint did, as `PRAGMA wal_checkpoint` reports it.

@@ -37,6 +37,7 @@ use super::{
     writer::IngestWriter,
 };
 use crate::detection::parse::MAX_LINE;
+use crate::digest::sha256_hex;
 use crate::models::log_cursors::{self, Position};
 
 /// Bytes read from the file at a time.
@@ -137,7 +138,7 @@ impl Reading {
             }
             filled += n;
         }
-        Ok(buf[self.head_len] == b'\n' && digest(&buf[..self.head_len]) == self.head)
+        Ok(buf[self.head_len] == b'\n' && sha256_hex(&buf[..self.head_len]) == self.head)
     }
 
     /// Starts over at the beginning (the file was truncated).
@@ -149,10 +150,6 @@ impl Reading {
         self.partial.clear();
         self.skipping = false;
     }
-}
-
-fn digest(line: &[u8]) -> String {
-    crate::digest::sha256_hex(line)
 }
 
 /// The digest and length of a file's first line; `None` while it has none.
@@ -172,7 +169,7 @@ fn first_line(file: &File) -> std::io::Result<Option<(String, usize)>> {
     Ok(buf[..filled]
         .iter()
         .position(|&b| b == b'\n')
-        .map(|end| (digest(&buf[..end]), end)))
+        .map(|end| (sha256_hex(&buf[..end]), end)))
 }
 
 /// The file `saved` described, if it is still next to `path` under
@@ -400,7 +397,7 @@ impl LogFollower {
                 continue;
             }
             if r.lines == 0 && r.offset == nl as u64 + 1 {
-                r.head = digest(line);
+                r.head = sha256_hex(line);
                 r.head_len = nl;
             }
             r.lines += 1;

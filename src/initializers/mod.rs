@@ -63,7 +63,7 @@ impl Subsystems {
     }
 
     /// Stops subsystem `name` (its task is aborted); `false` when there is
-    /// none. For shutdown, and for tests of what a stopped task looks like.
+    /// none. The request tests use it to see what a stopped task looks like.
     pub fn stop(&self, name: &str) -> bool {
         self.lock().get(name).map(AbortHandle::abort).is_some()
     }

@@ -7,7 +7,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
-use super::new_event::NewEvent;
 use super::{
     alert_histories,
     alert_status::AlertStatus,
@@ -17,6 +16,7 @@ use super::{
     severity::Severity,
     tallies,
 };
+use super::{new_event::NewEvent, NotFound};
 use crate::db::bulk;
 
 impl ActiveModelBehavior for ActiveModel {}
@@ -280,14 +280,15 @@ impl Model {
     /// Finds an event by public id.
     ///
     /// # Errors
-    /// `EntityNotFound`; database errors.
-    pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
-        let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
+    /// [`NotFound`] when there is none (or the id is not a UUID); database errors.
+    pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
+        let missing = || NotFound::new("event", pid);
+        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
         Entity::find()
-            .filter(Column::Pid.eq(pid))
+            .filter(Column::Pid.eq(id))
             .one(db)
             .await?
-            .ok_or(ModelError::EntityNotFound)
+            .ok_or_else(|| missing().into())
     }
 }
 

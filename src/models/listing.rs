@@ -18,7 +18,8 @@ pub enum Resource {
 }
 
 /// Sort keys; `severity` is by rank, not alphabet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum SortKey {
     CreatedAt,
     Severity,
@@ -31,13 +32,7 @@ impl SortKey {
     /// The name `ordering=` takes.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Self::CreatedAt => "created_at",
-            Self::Severity => "severity",
-            Self::LastSeen => "last_seen",
-            Self::Occurrences => "occurrences",
-            Self::OccurredAt => "occurred_at",
-        }
+        self.into()
     }
 
     /// Whether a cursor's key is of this ordering's kind (a number for
@@ -168,28 +163,20 @@ pub fn time(name: &str, raw: &[String], errors: &mut FieldErrors) -> Option<Date
 }
 
 impl Resource {
-    fn sort_key(self, name: &str) -> Option<SortKey> {
-        match (self, name) {
-            (_, "created_at") => Some(SortKey::CreatedAt),
-            (_, "severity") => Some(SortKey::Severity),
-            (Self::Alerts, "last_seen") => Some(SortKey::LastSeen),
-            (Self::Alerts, "occurrences") => Some(SortKey::Occurrences),
-            (Self::Events, "occurred_at") => Some(SortKey::OccurredAt),
-            _ => None,
-        }
-    }
-
-    fn sort_names(self) -> &'static str {
+    /// The keys this list sorts by.
+    #[must_use]
+    pub const fn sort_keys(self) -> &'static [SortKey] {
         match self {
-            Self::Alerts => {
-                "created_at, severity, last_seen, occurrences (prefix - for descending)"
-            }
-            Self::Events => "created_at, severity, occurred_at (prefix - for descending)",
+            Self::Alerts => &[
+                SortKey::CreatedAt,
+                SortKey::Severity,
+                SortKey::LastSeen,
+                SortKey::Occurrences,
+            ],
+            Self::Events => &[SortKey::CreatedAt, SortKey::Severity, SortKey::OccurredAt],
         }
     }
-}
 
-impl Resource {
     /// The order `ordering=` names (the last one given), or the default.
     pub fn ordering(self, raw: &[String], errors: &mut FieldErrors) -> Ordering {
         let Some(raw) = raw.last() else {
@@ -199,12 +186,13 @@ impl Resource {
         let (descending, name) = raw
             .strip_prefix('-')
             .map_or((false, raw), |rest| (true, rest));
-        if let Some(key) = self.sort_key(name) {
+        if let Some(&key) = self.sort_keys().iter().find(|k| k.name() == name) {
             return Ordering { key, descending };
         }
+        let names: Vec<&str> = self.sort_keys().iter().map(|k| k.name()).collect();
         errors.entry("ordering".into()).or_default().push(format!(
-            "Unknown ordering `{raw}`. Use one of: {}.",
-            self.sort_names()
+            "Unknown ordering `{raw}`. Use one of: {} (prefix - for descending).",
+            names.join(", ")
         ));
         Ordering::default()
     }
@@ -394,7 +382,6 @@ where
     Ok((rows, more))
 }
 
-/// Which slice of a list a request asks for.
 impl Window {
     /// 400 naming `cursor` when its key does not fit `key`'s ordering (a
     /// `next` link of a list in another order).
@@ -428,6 +415,7 @@ impl Window {
     }
 }
 
+/// Which slice of a list a request asks for.
 #[derive(Debug, Clone)]
 pub enum Window {
     /// `page` (from 1) of `size` items, with the total count.

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::{severity::Severity, FieldErrors};
+use crate::digest::sha256_hex_parts;
 
 pub const MAX_DESCRIPTION: usize = 10_000;
 /// Largest `metadata` object, serialised.
@@ -365,21 +365,18 @@ impl NewEvent {
     /// `source + event_type + source_ip` (hashed to a fixed width).
     #[must_use]
     pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
         if let Some(key) = &self.dedup_key {
-            h.update(b"key\x1f");
-            h.update(key.as_bytes());
-        } else {
-            h.update(b"auto\x1f");
-            h.update(self.source.as_bytes());
-            h.update(b"\x1f");
-            h.update(self.event_type.as_bytes());
-            h.update(b"\x1f");
-            if let Some(ip) = self.source_ip {
-                h.update(ip.to_string().as_bytes());
-            }
+            return sha256_hex_parts(&[b"key\x1f", key.as_bytes()]);
         }
-        hex::encode(h.finalize())
+        let ip = self.source_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        sha256_hex_parts(&[
+            b"auto\x1f",
+            self.source.as_bytes(),
+            b"\x1f",
+            self.event_type.as_bytes(),
+            b"\x1f",
+            ip.as_bytes(),
+        ])
     }
 }
 

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use super::_entities::users::{self, ActiveModel, Column, Entity, Model};
-use super::domain_errors;
+use super::{domain_errors, NotFound};
 
 /// What a person may do (SPEC §1).
 #[derive(
@@ -151,7 +151,12 @@ impl Authenticable for Model {
     }
 
     async fn find_by_claims_key(db: &DatabaseConnection, claims_key: &str) -> ModelResult<Self> {
-        Self::find_by_pid(db, claims_key).await
+        let pid = Uuid::parse_str(claims_key).map_err(|_| ModelError::EntityNotFound)?;
+        Entity::find()
+            .filter(Column::Pid.eq(pid))
+            .one(db)
+            .await?
+            .ok_or(ModelError::EntityNotFound)
     }
 }
 
@@ -177,14 +182,16 @@ impl Model {
     /// Finds a user by public id.
     ///
     /// # Errors
-    /// `EntityNotFound` when there is none (or the id is not a UUID).
-    pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> ModelResult<Self> {
-        let pid = Uuid::parse_str(pid).map_err(|_| ModelError::EntityNotFound)?;
+    /// [`NotFound`] when there is none (or the id is not a UUID); database
+    /// errors.
+    pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
+        let missing = || NotFound::new("user", pid);
+        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
         Entity::find()
-            .filter(Column::Pid.eq(pid))
+            .filter(Column::Pid.eq(id))
             .one(db)
             .await?
-            .ok_or(ModelError::EntityNotFound)
+            .ok_or_else(|| missing().into())
     }
 
     /// The user an access token names, as [`Self::find_by_pid`], read from

@@ -157,6 +157,48 @@ pub struct ExportParams {
     pub filters: AlertFilters,
 }
 
+impl ExportParams {
+    /// The format and the filters, or every bad parameter at once (an
+    /// export is in creation order, without pages: `ordering`, `page`,
+    /// `page_size` and `cursor` are refused, each by name).
+    ///
+    /// # Errors
+    /// Parameter name → messages.
+    pub fn read(&self) -> Result<(ExportFormat, ListQuery), FieldErrors> {
+        let mut errors = self.filters.query().err().unwrap_or_default();
+        let format = match self.format.last().map(String::as_str) {
+            None | Some("csv") => ExportFormat::Csv,
+            Some("ndjson") => ExportFormat::Ndjson,
+            Some(other) => {
+                errors.insert(
+                    "format".into(),
+                    vec![format!("Unknown format `{other}`: use csv or ndjson.")],
+                );
+                ExportFormat::Csv
+            }
+        };
+        let f = &self.filters;
+        for (name, given) in [
+            ("ordering", &f.ordering),
+            ("page", &f.page),
+            ("page_size", &f.page_size),
+            ("cursor", &f.cursor),
+        ] {
+            if !given.is_empty() {
+                errors.insert(
+                    name.into(),
+                    vec!["An export is always in creation order, without pages.".into()],
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok((format, self.filters.query()?))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// Export formats of `GET /api/alerts/export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {

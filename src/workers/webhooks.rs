@@ -1,4 +1,4 @@
-//! Webhook delivery. The delivery rows (`models::webhooks`) hold the durable
+//! Webhook delivery. The delivery rows (`models::webhook_deliveries`) hold the durable
 //! state; a sweep per process takes the due ones and hands each to
 //! [`WebhookDelivery`], a Loco background worker that makes one signed POST
 //! and records its outcome (which schedules the retry, with backoff, or
@@ -236,7 +236,7 @@ impl WebhookClient {
             .policy
             .check_url(url)
             .map_err(|_| "target not allowed".to_string())?;
-        let mut request = self.http.post(target.url);
+        let mut request = self.http.post(target);
         for (name, value) in headers {
             request = request.header(*name, value);
         }

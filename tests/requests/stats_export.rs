@@ -114,6 +114,14 @@ async fn export_streams_csv_and_ndjson_with_filters_for_admins_only() {
             .await;
         let body = assert_error(&r, 400, "validation_failed");
         assert!(body["fields"]["format"].is_array());
+        // Every bad parameter at once, each by its name.
+        let r = request
+            .get("/api/alerts/export?format=xml&page=2&colour=red&severity=urgent")
+            .authorization_bearer(&admin)
+            .await;
+        let body = assert_error(&r, 400, "validation_failed");
+        let named: Vec<&String> = body["fields"].as_object().unwrap().keys().collect();
+        assert_eq!(named, ["colour", "format", "page", "severity"], "{body}");
         let r = request
             .get("/api/alerts/export")
             .authorization_bearer(&analyst)
