@@ -398,13 +398,7 @@ impl Model {
     /// # Errors
     /// 404 when there is none.
     pub async fn find_by_pid<C: ConnectionTrait>(db: &C, pid: &str) -> Result<Self> {
-        let not_found = || NotFound::new("alert", pid);
-        let uuid = Uuid::parse_str(pid).map_err(|_| not_found())?;
-        Entity::find()
-            .filter(Column::Pid.eq(uuid))
-            .one(db)
-            .await?
-            .ok_or_else(|| not_found().into())
+        super::find_by_pid::<Entity, _>(db, "alert", Column::Pid, pid).await
     }
 
     /// Moves the alert to `to` through the transition table, recording who,

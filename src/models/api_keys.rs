@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 pub use super::_entities::api_keys::{self, ActiveModel, Column, Entity, Model};
 use super::users::{self, Role};
-use super::{domain_errors, FieldErrors, Invalid, NotFound};
+use super::{domain_errors, FieldErrors, Invalid};
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -315,13 +315,7 @@ impl Model {
     /// # Errors
     /// 404 for an unknown id.
     pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
-        let missing = || NotFound::new("API key", pid).into();
-        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
-        Entity::find()
-            .filter(Column::Pid.eq(id))
-            .one(db)
-            .await?
-            .ok_or_else(missing)
+        super::find_by_pid::<Entity, _>(db, "API key", Column::Pid, pid).await
     }
 
     /// Revokes the key: it stops working at once. Revoking twice is a no-op.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use super::_entities::events::{self, ActiveModel, Column, Entity, Model};
+use super::new_event::NewEvent;
 use super::{
     alert_histories,
     alert_status::AlertStatus,
@@ -16,7 +17,6 @@ use super::{
     severity::Severity,
     tallies,
 };
-use super::{new_event::NewEvent, NotFound};
 use crate::db::bulk;
 
 impl ActiveModelBehavior for ActiveModel {}
@@ -280,15 +280,9 @@ impl Model {
     /// Finds an event by public id.
     ///
     /// # Errors
-    /// [`NotFound`] when there is none (or the id is not a UUID); database errors.
+    /// `NotFound` when there is none (or the id is not a UUID); database errors.
     pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
-        let missing = || NotFound::new("event", pid);
-        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
-        Entity::find()
-            .filter(Column::Pid.eq(id))
-            .one(db)
-            .await?
-            .ok_or_else(|| missing().into())
+        super::find_by_pid::<Entity, _>(db, "event", Column::Pid, pid).await
     }
 }
 

@@ -61,6 +61,31 @@ impl NotFound {
     }
 }
 
+/// The row of `E` whose public id (`pid_column`) is `pid`: [`NotFound`]
+/// (naming `kind`) when there is none or `pid` is not a UUID.
+///
+/// # Errors
+/// [`NotFound`]; database errors.
+pub async fn find_by_pid<E, C>(
+    db: &C,
+    kind: &'static str,
+    pid_column: E::Column,
+    pid: &str,
+) -> loco_rs::Result<E::Model>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let missing = || NotFound::new(kind, pid);
+    let id = uuid::Uuid::parse_str(pid).map_err(|_| missing())?;
+    E::find()
+        .filter(pid_column.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| missing().into())
+}
+
 /// Carries a domain error through `loco_rs::Error` to the edge.
 macro_rules! domain_errors {
     ($($t:ty),* $(,)?) => {$(

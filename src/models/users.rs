@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use super::_entities::users::{self, ActiveModel, Column, Entity, Model};
-use super::{domain_errors, NotFound};
+use super::domain_errors;
 
 /// What a person may do (SPEC §1).
 #[derive(
@@ -182,16 +182,10 @@ impl Model {
     /// Finds a user by public id.
     ///
     /// # Errors
-    /// [`NotFound`] when there is none (or the id is not a UUID); database
+    /// `NotFound` when there is none (or the id is not a UUID); database
     /// errors.
     pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
-        let missing = || NotFound::new("user", pid);
-        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
-        Entity::find()
-            .filter(Column::Pid.eq(id))
-            .one(db)
-            .await?
-            .ok_or_else(|| missing().into())
+        super::find_by_pid::<Entity, _>(db, "user", Column::Pid, pid).await
     }
 
     /// The user an access token names, as [`Self::find_by_pid`], read from

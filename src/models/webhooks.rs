@@ -17,7 +17,7 @@ use super::{
     _entities::webhook_deliveries as deliveries, outbox_envelopes::EnvelopeType,
     severity::Severity, users,
 };
-use super::{FieldErrors, Invalid, NotFound};
+use super::{FieldErrors, Invalid};
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -212,13 +212,7 @@ impl Model {
     /// # Errors
     /// 404 for an unknown id.
     pub async fn find_by_pid(db: &DatabaseConnection, pid: &str) -> Result<Self> {
-        let missing = || NotFound::new("webhook", pid).into();
-        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
-        Entity::find()
-            .filter(Column::Pid.eq(id))
-            .one(db)
-            .await?
-            .ok_or_else(missing)
+        super::find_by_pid::<Entity, _>(db, "webhook", Column::Pid, pid).await
     }
 
     /// Every webhook, newest first.
