@@ -58,7 +58,7 @@ pub struct NoteParams {
 /// List alerts, newest first, with the filters of SPEC §5.
 #[utoipa::path(get, path = "/api/alerts", operation_id = "list_alerts", tag = "alerts",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
-    params(crate::views::alerts::AlertFilters),
+    params(crate::views::alerts::AlertFilters, crate::views::filters::Paging),
     responses(
         (status = 200, description = "A page of alerts", body = Page<AlertResponse>),
         (status = 400, description = "Unknown parameter, filter value or ordering", body = ErrorBody),

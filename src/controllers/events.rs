@@ -157,7 +157,7 @@ async fn batch(
 /// List events, newest first, with the filters of SPEC §5.
 #[utoipa::path(get, path = "/api/events", operation_id = "list_events", tag = "events",
     security(("bearer" = []), ("api_key" = ["alerts:read"])),
-    params(crate::views::events::EventFilters),
+    params(crate::views::events::EventFilters, crate::views::filters::Paging),
     responses(
         (status = 200, description = "A page of events", body = Page<EventResponse>),
         (status = 400, description = "Unknown parameter, filter value or ordering", body = ErrorBody),

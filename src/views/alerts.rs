@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::filters::ListFilters;
+use super::filters::{ListFilters, Paging};
 use crate::models::{
     alert_histories,
     listing::{parse_all, search, time, values, Filters, ListQuery, Resource},
@@ -101,16 +101,10 @@ pub struct AlertFilters {
     /// `created_at`, `-created_at` (default), `severity`, `-severity` (by rank), `last_seen`, `-last_seen`, `occurrences`, `-occurrences`.
     #[param(value_type = Option<String>)]
     pub ordering: Vec<String>,
-    /// Page number, from 1.
-    #[param(value_type = Option<u64>)]
-    pub page: Vec<String>,
-    /// Items per page (default 10, max 500).
-    #[param(value_type = Option<u64>)]
-    pub page_size: Vec<String>,
-    /// Keyset pagination: empty for the first page, then the token from `next`.
-    /// Deep pages cost what the first costs; `count` is null in this mode.
-    #[param(value_type = Option<String>)]
-    pub cursor: Vec<String>,
+    // Before `unknown`: a flattened struct takes its names first.
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: Paging,
     #[serde(flatten)]
     #[param(ignore)]
     pub unknown: BTreeMap<String, Vec<String>>,
@@ -177,12 +171,12 @@ impl ExportParams {
                 ExportFormat::Csv
             }
         };
-        let f = &self.filters;
+        let (f, paging) = (&self.filters, &self.filters.paging);
         for (name, given) in [
             ("ordering", &f.ordering),
-            ("page", &f.page),
-            ("page_size", &f.page_size),
-            ("cursor", &f.cursor),
+            ("page", &paging.page),
+            ("page_size", &paging.page_size),
+            ("cursor", &paging.cursor),
         ] {
             if !given.is_empty() {
                 errors.insert(

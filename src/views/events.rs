@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::filters::ListFilters;
+use super::filters::{ListFilters, Paging};
 use crate::models::listing::{parse_all, search, time, values, Filters, ListQuery, Resource};
 
 use super::alerts::AlertResponse;
@@ -189,16 +189,10 @@ pub struct EventFilters {
     /// `created_at`, `-created_at` (default), `severity`, `-severity` (by rank), `occurred_at`, `-occurred_at`.
     #[param(value_type = Option<String>)]
     pub ordering: Vec<String>,
-    /// Page number, from 1.
-    #[param(value_type = Option<u64>)]
-    pub page: Vec<String>,
-    /// Items per page (default 10, max 500).
-    #[param(value_type = Option<u64>)]
-    pub page_size: Vec<String>,
-    /// Keyset pagination: empty for the first page, then the token from `next`.
-    /// Deep pages cost what the first costs; `count` is null in this mode.
-    #[param(value_type = Option<String>)]
-    pub cursor: Vec<String>,
+    // Before `unknown`: a flattened struct takes its names first.
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: Paging,
     #[serde(flatten)]
     #[param(ignore)]
     pub unknown: BTreeMap<String, Vec<String>>,

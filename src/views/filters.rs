@@ -5,12 +5,29 @@
 //! by a tally if it equals its default (`listing::Filters`).
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::models::{listing::ListQuery, FieldErrors};
 
-/// The paging parameters, read by `PageParams`, not filters.
-const PAGING: [&str; 3] = ["page", "page_size", "cursor"];
+/// The paging parameters every list takes, declared once: each list's
+/// parameter struct flattens it, its `#[utoipa::path]` documents it beside
+/// the filters, and `controllers::extract::PageParams` reads the values.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct Paging {
+    /// Page number, from 1.
+    #[param(value_type = Option<u64>)]
+    pub page: Vec<String>,
+    /// Items per page (default 10, max 500).
+    #[param(value_type = Option<u64>)]
+    pub page_size: Vec<String>,
+    /// Keyset pagination: empty for the first page, then the token from `next`.
+    /// Deep pages cost what the first costs; `count` is null in this mode.
+    #[param(value_type = Option<String>)]
+    pub cursor: Vec<String>,
+}
 
 /// A list's declared parameters.
 pub trait ListFilters: IntoParams + Sized {
@@ -44,13 +61,12 @@ pub trait ListFilters: IntoParams + Sized {
     }
 }
 
-/// The filter and ordering parameters `T` declares (paging aside).
+/// The filter and ordering parameters `T` declares.
 #[must_use]
 pub fn filter_names<T: IntoParams>() -> Vec<String> {
     T::into_params(|| None)
         .into_iter()
         .map(|p| p.name)
-        .filter(|n| !PAGING.contains(&n.as_str()))
         .collect()
 }
 
@@ -73,6 +89,7 @@ mod tests {
     fn documented_names_are_read<T: ListFilters + serde::de::DeserializeOwned>() {
         let names: Vec<String> = T::into_params(|| None)
             .into_iter()
+            .chain(Paging::into_params(|| None))
             .map(|p| p.name)
             .collect();
         assert!(names.len() > 5);
