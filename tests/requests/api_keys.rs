@@ -18,6 +18,21 @@ async fn create_key(server: &TestServer, admin: &str, body: &Value) -> Value {
     r.json()
 }
 
+/// A key read-only on alerts, limited to `per_minute` requests; its plaintext.
+async fn limited_key(server: &TestServer, admin: &str, name: &str, per_minute: u32) -> String {
+    let body =
+        json!({"name": name, "scopes": ["alerts:read"], "rate_limit_per_minute": per_minute});
+    create_key(server, admin, &body).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `GET /api/alerts` with `key`.
+async fn list_with(server: &TestServer, key: &str) -> axum_test::TestResponse {
+    server.get("/api/alerts").add_header("X-API-Key", key).await
+}
+
 fn event(ip: &str) -> Value {
     json!({"source": "sensor", "event_type": "port_scan", "severity": "HIGH", "source_ip": ip})
 }
@@ -77,10 +92,7 @@ async fn a_key_is_shown_once_stored_hashed_and_works_within_its_scopes() {
         assert_eq!(r.status_code(), 201, "{}", r.text());
         assert!(r.headers().contains_key("ratelimit-limit"));
         // ...but does not read alerts, nor reach what only people do.
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         let body = assert_error(&r, 403, "forbidden");
         assert!(body["message"].as_str().unwrap().contains("alerts:read"));
         for path in ["/api/users", "/api/api-keys", "/api/alerts/export"] {
@@ -202,24 +214,14 @@ async fn revoked_expired_unknown_and_orphaned_keys_are_401() {
             created["id"].as_str().unwrap().to_string(),
             created["key"].as_str().unwrap().to_string(),
         );
-        assert_eq!(
-            server
-                .get("/api/alerts")
-                .add_header("X-API-Key", &key)
-                .await
-                .status_code(),
-            200
-        );
+        assert_eq!(list_with(&server, &key).await.status_code(), 200);
         let r = server
             .delete(&format!("/api/api-keys/{id}"))
             .authorization_bearer(&admin)
             .await;
         assert_eq!(r.status_code(), 200, "{}", r.text());
         assert_eq!(r.json::<Value>()["state"], "REVOKED");
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         let body = assert_error(&r, 401, "unauthorized");
         assert!(body["message"].as_str().unwrap().contains("revoked"));
 
@@ -252,10 +254,7 @@ async fn revoked_expired_unknown_and_orphaned_keys_are_401() {
             .exec(&ctx.db)
             .await
             .unwrap();
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         let body = assert_error(&r, 401, "unauthorized");
         assert!(body["message"].as_str().unwrap().contains("expired"));
 
@@ -280,10 +279,7 @@ async fn revoked_expired_unknown_and_orphaned_keys_are_401() {
             .json(&json!({"is_active": false}))
             .await;
         assert_eq!(r.status_code(), 200, "{}", r.text());
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         assert_error(&r, 401, "unauthorized");
     })
     .await;
@@ -349,15 +345,7 @@ async fn only_admins_manage_keys_and_bad_fields_are_400() {
 async fn a_key_over_its_rate_limit_gets_429_with_ratelimit_headers() {
     crate::support::request(|server, ctx| async move {
         let admin = token_for(&server, &ctx, "root", Role::Admin).await;
-        let key = create_key(
-            &server,
-            &admin,
-            &json!({"name": "tight", "scopes": ["alerts:read"], "rate_limit_per_minute": 3}),
-        )
-        .await["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let key = limited_key(&server, &admin, "tight", 3).await;
         let other = create_key(
             &server,
             &admin,
@@ -368,10 +356,7 @@ async fn a_key_over_its_rate_limit_gets_429_with_ratelimit_headers() {
             .unwrap()
             .to_string();
         for remaining in ["2", "1", "0"] {
-            let r = server
-                .get("/api/alerts")
-                .add_header("X-API-Key", &key)
-                .await;
+            let r = list_with(&server, &key).await;
             assert_eq!(r.status_code(), 200);
             assert_eq!(r.headers()["ratelimit-limit"], "3");
             assert_eq!(r.headers()["ratelimit-remaining"], remaining);
@@ -382,10 +367,7 @@ async fn a_key_over_its_rate_limit_gets_429_with_ratelimit_headers() {
                 .unwrap();
             assert!((1..=60).contains(&reset), "{reset}");
         }
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         let body = assert_error(&r, 429, "rate_limited");
         assert!(body["message"]
             .as_str()
@@ -394,10 +376,7 @@ async fn a_key_over_its_rate_limit_gets_429_with_ratelimit_headers() {
         assert_eq!(r.headers()["ratelimit-remaining"], "0");
         assert!(r.headers().contains_key("retry-after"));
         // Another key, and signed-in users, are not affected.
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &other)
-            .await;
+        let r = list_with(&server, &other).await;
         assert_eq!(r.status_code(), 200);
         let r = server.get("/api/alerts").authorization_bearer(&admin).await;
         assert_eq!(r.status_code(), 200);
@@ -416,20 +395,9 @@ async fn with_redis_the_limit_holds_across_instances() {
         let settings = vigil::settings::Settings::get(&ctx);
         assert!(!settings.redis_url.is_empty());
         let admin = token_for(&server, &ctx, "root", Role::Admin).await;
-        let key = create_key(
-            &server,
-            &admin,
-            &json!({"name": "shared", "scopes": ["alerts:read"], "rate_limit_per_minute": 3}),
-        )
-        .await["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let key = limited_key(&server, &admin, "shared", 3).await;
         for remaining in ["2", "1"] {
-            let r = server
-                .get("/api/alerts")
-                .add_header("X-API-Key", &key)
-                .await;
+            let r = list_with(&server, &key).await;
             assert_eq!(r.status_code(), 200);
             assert_eq!(r.headers()["ratelimit-remaining"], remaining);
         }
@@ -448,10 +416,7 @@ async fn with_redis_the_limit_holds_across_instances() {
             left <= std::time::Duration::from_secs(60) && !left.is_zero(),
             "{left:?}"
         );
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         assert_error(&r, 429, "rate_limited");
         assert_eq!(r.headers()["ratelimit-remaining"], "0");
     })
@@ -478,26 +443,12 @@ async fn with_redis_down_the_limit_is_kept_in_process() {
     .expect("boot");
     let (server, ctx) = (app.server(), app.ctx());
     let admin = token_for(&server, &ctx, "root", Role::Admin).await;
-    let key = create_key(
-        &server,
-        &admin,
-        &json!({"name": "tight", "scopes": ["alerts:read"], "rate_limit_per_minute": 2}),
-    )
-    .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = limited_key(&server, &admin, "tight", 2).await;
     for remaining in ["1", "0"] {
-        let r = server
-            .get("/api/alerts")
-            .add_header("X-API-Key", &key)
-            .await;
+        let r = list_with(&server, &key).await;
         assert_eq!(r.status_code(), 200);
         assert_eq!(r.headers()["ratelimit-remaining"], remaining);
     }
-    let r = server
-        .get("/api/alerts")
-        .add_header("X-API-Key", &key)
-        .await;
+    let r = list_with(&server, &key).await;
     assert_error(&r, 429, "rate_limited");
 }

@@ -673,3 +673,58 @@ async fn a_token_checked_while_storage_refuses_is_503_not_401() {
     })
     .await;
 }
+
+/// Reading one event or one user while storage refuses is a 503, not a 404:
+/// only a missing row is "not found".
+#[tokio::test]
+async fn a_lookup_by_id_while_storage_refuses_is_503_not_404() {
+    crate::support::request(|request, ctx| async move {
+        if ctx.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            eprintln!("skipped on SQLite: it needs a table lock that blocks reads (PostgreSQL)");
+            return;
+        }
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let admin = token_for(&request, &ctx, "root", Role::Admin).await;
+        let r = request
+            .post("/api/events")
+            .authorization_bearer(&admin)
+            .json(&serde_json::json!({"source": "ids", "event_type": "scan", "severity": "LOW"}))
+            .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        let event = r.json::<serde_json::Value>()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let me: serde_json::Value = request
+            .get("/api/auth/me")
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        let user = me["id"].as_str().unwrap().to_string();
+        for (table, path) in [
+            ("events", format!("/api/events/{event}")),
+            ("users", format!("/api/users/{user}")),
+        ] {
+            assert_eq!(
+                request
+                    .get(&path)
+                    .authorization_bearer(&admin)
+                    .await
+                    .status_code(),
+                200
+            );
+            let lock = ctx.db.begin().await.unwrap();
+            lock.execute_unprepared(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+                .await
+                .unwrap();
+            // The user behind the token is cached; the row itself is read.
+            let r = request.get(&path).authorization_bearer(&admin).await;
+            lock.rollback().await.unwrap();
+            assert_error(&r, 503, "storage_unavailable");
+            let missing = path.rsplit_once('/').unwrap().0.to_string() + "/not-a-uuid";
+            let r = request.get(&missing).authorization_bearer(&admin).await;
+            assert_error(&r, 404, "not_found");
+        }
+    })
+    .await;
+}
