@@ -83,6 +83,57 @@ fn too_many(retry_after: i64) -> ApiResult {
         .json(body)?)
 }
 
+/// How a sign-in attempt ended.
+pub enum SignIn {
+    Granted(users::Model),
+    /// Too many failures: try again in this many seconds.
+    Throttled {
+        retry_after: i64,
+    },
+    /// Unknown account, wrong password or deactivated: one answer for all.
+    Refused,
+}
+
+/// Checks a login and password under the login throttle (the API's and the
+/// console's sign-in alike): repeated failures for an account from one
+/// address, or from one address for any accounts, are throttled; an
+/// account failing from many addresses answers ever more slowly. A success
+/// clears the failures and records the login.
+///
+/// # Errors
+/// Database errors.
+pub async fn check_credentials(
+    ctx: &AppContext,
+    remote: &RemoteIP,
+    login: &str,
+    password: &str,
+) -> Result<SignIn> {
+    let settings = Settings::get(ctx);
+    let client = match remote {
+        RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => login_throttles::client_of(*ip),
+        RemoteIP::None => "unknown".to_string(),
+    };
+    let user = users::Model::find_by_login(&ctx.db, login).await.ok();
+    let keys = login_throttles::Keys::for_attempt(user.as_ref(), login, &client);
+    match login_throttles::Model::reserve(&ctx.db, &keys, &settings.login_throttle).await? {
+        Verdict::Refuse { retry_after } => return Ok(SignIn::Throttled { retry_after }),
+        Verdict::Proceed { delay } => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    let ok = users::Model::password_matches(user.as_ref(), password);
+    match user {
+        Some(user) if ok && user.is_active => {
+            login_throttles::Model::succeeded(&ctx.db, &keys).await?;
+            user.touch_login(&ctx.db, &ctx.cache).await?;
+            Ok(SignIn::Granted(user))
+        }
+        _ => Ok(SignIn::Refused),
+    }
+}
+
 /// Log in with username or email. Unknown account and wrong password give the
 /// same 401. Repeated failures for an account from one client address, or
 /// from one address for any accounts, give 429 with `Retry-After`; an
@@ -143,26 +194,10 @@ async fn login(
     }
 
     let settings = Settings::get(&ctx);
-    let policy = &settings.login_throttle;
-    let client = match remote {
-        RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => login_throttles::client_of(ip),
-        RemoteIP::None => "unknown".to_string(),
-    };
-    let user = users::Model::find_by_login(&ctx.db, login).await.ok();
-    let keys = login_throttles::Keys::for_attempt(user.as_ref(), login, &client);
-    match login_throttles::Model::reserve(&ctx.db, &keys, policy).await? {
-        Verdict::Refuse { retry_after } => return too_many(retry_after),
-        Verdict::Proceed { delay } => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-
-    let ok = users::Model::password_matches(user.as_ref(), password);
-    let user = match user {
-        Some(user) if ok && user.is_active => user,
-        _ => {
+    let user = match check_credentials(&ctx, &remote, login, password).await? {
+        SignIn::Granted(user) => user,
+        SignIn::Throttled { retry_after } => return too_many(retry_after),
+        SignIn::Refused => {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -171,8 +206,6 @@ async fn login(
             .into());
         }
     };
-    login_throttles::Model::succeeded(&ctx.db, &keys).await?;
-    user.touch_login(&ctx.db, &ctx.cache).await?;
 
     let (refresh, session) =
         refresh_tokens::Model::issue(&ctx.db, &user, None, settings.refresh_token_ttl_seconds)

@@ -527,19 +527,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ListParams<T> 
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let QueryPairs(pairs) = QueryPairs::from_request_parts(parts, state).await?;
-        let mut named = serde_json::Map::new();
-        for (name, value) in pairs {
-            if let serde_json::Value::Array(values) = named
-                .entry(name)
-                .or_insert_with(|| serde_json::Value::Array(Vec::new()))
-            {
-                values.push(value.into());
-            }
-        }
-        serde_json::from_value(serde_json::Value::Object(named))
-            .map(Self)
-            .map_err(|err| ApiError::bad_request("bad_request", err.to_string()).into())
+        Ok(Self(list_params(pairs)?))
     }
+}
+
+/// A list's declared parameters read from query pairs, each name with every
+/// value given for it (see [`ListParams`]).
+///
+/// # Errors
+/// 400 `bad_request` when the pairs do not fit `T`.
+pub fn list_params<T: DeserializeOwned>(pairs: Vec<(String, String)>) -> Result<T, ApiError> {
+    let mut named = serde_json::Map::new();
+    for (name, value) in pairs {
+        if let serde_json::Value::Array(values) = named
+            .entry(name)
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+        {
+            values.push(value.into());
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(named))
+        .map_err(|err| ApiError::bad_request("bad_request", err.to_string()))
 }
 
 /// The request id (Loco's `x-request-id`), used as the correlation id of the
