@@ -138,6 +138,7 @@ impl Hooks for App {
             .add_route(controllers::live::routes())
             .add_route(controllers::api_keys::routes())
             .add_route(controllers::webhooks::routes())
+            .add_route(controllers::console::routes())
     }
 
     async fn before_routes(_ctx: &AppContext) -> Result<AxumRouter<AppContext>> {

@@ -5,6 +5,28 @@ use serde::Deserialize;
 
 use crate::models::severity::Severity;
 
+/// The web console (`controllers::console`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsoleSettings {
+    /// Session cookies only over HTTPS (`Secure`). On by default; the
+    /// development and test configurations turn it off for plain HTTP on
+    /// localhost.
+    #[serde(default = "default_true")]
+    pub secure_cookie: bool,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            secure_cookie: true,
+        }
+    }
+}
+
+const fn default_true() -> bool {
+    true
+}
+
 /// Failed-login throttling (SPEC §2; `models::login_throttles`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoginThrottle {
@@ -254,6 +276,8 @@ pub struct Settings {
     pub refresh_token_ttl_seconds: i64,
     #[serde(default)]
     pub login_throttle: LoginThrottle,
+    #[serde(default)]
+    pub console: ConsoleSettings,
     /// Events older than this many days are purged by `purge_events`.
     #[serde(default = "default_retention")]
     pub event_retention_days: i64,
@@ -284,6 +308,7 @@ impl Default for Settings {
             event_retention_days: default_retention(),
             refresh_token_ttl_seconds: default_refresh_ttl(),
             login_throttle: LoginThrottle::default(),
+            console: ConsoleSettings::default(),
             webhooks: WebhookSettings::default(),
             redis_url: String::new(),
             redis_channel: default_redis_channel(),

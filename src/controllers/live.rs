@@ -16,7 +16,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::{
-    controllers::extract::{CurrentUser, API_KEY_HEADER},
+    controllers::{
+        console::session::Console,
+        extract::{CurrentUser, API_KEY_HEADER},
+    },
     errors::ApiResult,
     errors::{ApiError, ErrorBody},
     models::api_keys::{self, Scope},
@@ -46,6 +49,23 @@ pub struct FeedParams {
     min_severity: Option<String>,
     /// Replay the envelopes after this envelope id, then continue live.
     after: Option<String>,
+}
+
+/// Whether the request's `Origin` names the host it was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    match (host, origin) {
+        (Some(host), Some(origin)) => origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .is_some_and(|o| o.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
 }
 
 /// The token from `?token=`, or from `Sec-WebSocket-Protocol: bearer, <token>`.
@@ -95,13 +115,26 @@ async fn alerts_feed(
             Ok(user) => user,
             Err(refused) => return Ok(refused),
         }
+    } else if let Some(token) = token(&params, &headers) {
+        CurrentUser::from_token(&ctx, &token).await?
     } else {
-        let token = token(&params, &headers).ok_or_else(|| {
+        // The console's session cookie, from a page of this origin only
+        // (a WebSocket is not bound by the same-origin policy: another
+        // site's page could open one with the user's cookie).
+        let console = if same_origin(&headers) {
+            Console::from_headers(&ctx, &headers).await?
+        } else {
+            None
+        };
+        let console = console.ok_or_else(|| {
             ApiError::unauthorized(
                 "Authentication required: ?token=<access token>, Sec-WebSocket-Protocol: bearer, <token>, or X-API-Key",
             )
         })?;
-        CurrentUser::from_token(&ctx, &token).await?
+        CurrentUser {
+            user: console.user,
+            key: None,
+        }
     };
     user.authorize(Role::Analyst, Scope::AlertsRead)?;
     let min = match params.min_severity.as_deref() {

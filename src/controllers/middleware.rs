@@ -117,6 +117,7 @@ pub fn wrap(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
     let limits = Arc::new(super::rate_limit::KeyLimits::new(ctx)?);
     Ok(AxumRouter::new()
         .fallback_service(router)
+        .layer(from_fn(super::console::frame))
         .layer(map_request(trim_trailing_slash))
         .layer(from_fn_with_state(
             limits,

@@ -160,6 +160,39 @@ impl Model {
         Ok(())
     }
 
+    /// The console session a cookie holds: the family and the user of a
+    /// refresh token that is live (not spent, revoked or expired) and whose
+    /// account is active. Read on every console request, so a sign-out or
+    /// a deactivation ends the session at the next one.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn console_session(
+        db: &DatabaseConnection,
+        token: &str,
+    ) -> ModelResult<Option<(Uuid, users::Model)>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        let Some(row) = Entity::find()
+            .filter(Column::TokenHash.eq(digest(token)))
+            .filter(Column::RevokedAt.is_null())
+            .filter(Column::UsedAt.is_null())
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if row.expires_at < Utc::now() {
+            return Ok(None);
+        }
+        let user = users::Entity::find_by_id(row.user_id)
+            .one(db)
+            .await?
+            .filter(|u| u.is_active);
+        Ok(user.map(|u| (row.family, u)))
+    }
+
     /// Revokes every live token of a family.
     ///
     /// # Errors

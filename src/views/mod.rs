@@ -1,6 +1,7 @@
 pub mod alerts;
 pub mod api_keys;
 pub mod auth;
+pub mod console;
 pub mod events;
 pub mod filters;
 pub mod ingest;

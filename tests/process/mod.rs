@@ -1,5 +1,6 @@
 //! Tests that run the real `vigil-cli start` as a child process (killed with
 //! SIGKILL, or run twice side by side) and talk to it over sockets.
+mod browser;
 mod cli;
 mod crash;
 mod storage;

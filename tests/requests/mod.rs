@@ -1,6 +1,7 @@
 mod alerts;
 mod api_keys;
 mod auth;
+mod console;
 mod events;
 mod failures;
 mod hardening;

@@ -1,0 +1,245 @@
+//! What each console page shows: the data its template renders. The API's
+//! own response types (`AlertResponse`, `EventResponse`, …) are reused, so a
+//! page shows the same fields, named the same way, as the JSON API.
+use serde::Serialize;
+
+use crate::{
+    models::users,
+    views::{
+        alerts::{AlertResponse, HistoryEntry},
+        api_keys::{ApiKeyResponse, CreatedApiKey},
+        events::EventResponse,
+        ingest::LogIngestResponse,
+        users::UserResponse,
+        webhooks::{CreatedWebhook, DeliveryResponse, WebhookResponse},
+    },
+};
+
+/// Who is signed in, as the header shows it.
+#[derive(Debug, Serialize)]
+pub struct Who {
+    pub username: String,
+    pub role: &'static str,
+    pub is_admin: bool,
+}
+
+impl From<&users::Model> for Who {
+    fn from(u: &users::Model) -> Self {
+        Self {
+            username: u.username.clone(),
+            role: u.role().as_str(),
+            is_admin: u.is_admin(),
+        }
+    }
+}
+
+/// What every page's frame needs: its title, the navigation entry it
+/// highlights, the user, and the CSRF token its forms carry.
+#[derive(Debug, Serialize)]
+pub struct Layout {
+    pub title: String,
+    pub nav: &'static str,
+    pub who: Option<Who>,
+    pub csrf: String,
+}
+
+/// A labelled figure, with the alert list it stands for.
+#[derive(Debug, Serialize)]
+pub struct Figure {
+    pub label: String,
+    pub n: i64,
+    /// A CSS class suffix (`critical`, `open`), lower case.
+    pub class: String,
+    pub link: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub next: String,
+    pub login: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OverviewBody {
+    pub span: &'static str,
+    pub computed_at: String,
+    pub open_total: i64,
+    pub open_by_severity: Vec<Figure>,
+    pub by_status: Vec<Figure>,
+    pub mtta: String,
+    pub mttr: String,
+    /// `{"x": [unix seconds…], "y": [counts…]}` for the chart.
+    pub chart: String,
+    pub opened_total: i64,
+    pub top_sources: Vec<Figure>,
+    pub top_source_ips: Vec<Figure>,
+    pub top_rules: Vec<Figure>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OverviewPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub body: OverviewBody,
+}
+
+/// The values of the alert and event filters, as the form shows them.
+#[derive(Debug, Default, Serialize)]
+pub struct FilterForm {
+    pub status: String,
+    pub severity: String,
+    pub source: String,
+    pub event_type: String,
+    pub source_ip: String,
+    pub assignee: String,
+    pub tag: String,
+    pub search: String,
+    pub since: String,
+    pub until: String,
+    pub ordering: String,
+}
+
+/// One choice of a `<select>`.
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The rows of the alert table (also the fragment the live feed reloads).
+#[derive(Debug, Serialize)]
+pub struct AlertRows {
+    pub alerts: Vec<AlertResponse>,
+    /// The next slice's URL.
+    pub next: Option<String>,
+    /// Whether rows get a checkbox for bulk changes (admins).
+    pub can_bulk: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertsPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub filters: FilterForm,
+    pub statuses: Vec<Choice>,
+    pub severities: Vec<Choice>,
+    pub orderings: Vec<Choice>,
+    /// The refused filters, named.
+    pub error: Option<String>,
+    /// The fragment URL the live feed reloads (this page's filters).
+    pub rows_url: String,
+    pub rows: AlertRows,
+    pub bulk_statuses: Vec<&'static str>,
+    pub flash: Option<String>,
+}
+
+/// What the log detector recorded about a request.
+#[derive(Debug, Default, Serialize)]
+pub struct Detection {
+    pub threat_score: Option<String>,
+    pub request: Vec<(String, String)>,
+    pub evidence: Vec<(String, String)>,
+    pub scores: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub alert: AlertResponse,
+    pub event: Option<EventResponse>,
+    pub metadata: Option<String>,
+    pub detection: Option<Detection>,
+    /// `{"x": […], "y": […]}`: the alert's events per hour.
+    pub occurrences: String,
+    pub history: Vec<HistoryEntry>,
+    /// The statuses an admin may move this alert to.
+    pub transitions: Vec<&'static str>,
+    pub severities: Vec<Choice>,
+    pub tags: String,
+    pub flash: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventsPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub filters: FilterForm,
+    pub severities: Vec<Choice>,
+    pub error: Option<String>,
+    pub events: Vec<EventResponse>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub event: EventResponse,
+    pub metadata: Option<String>,
+    pub alert: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub source: String,
+    pub result: Option<LogIngestResponse>,
+    /// The alert list of this log's source, and of the alerts the upload opened.
+    pub source_link: Option<String>,
+    pub opened_link: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsersPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub users: Vec<UserResponse>,
+    pub me: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeysPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub keys: Vec<ApiKeyResponse>,
+    pub created: Option<CreatedApiKey>,
+    pub scopes: Vec<&'static str>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhooksPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub webhooks: Vec<WebhookResponse>,
+    pub created: Option<CreatedWebhook>,
+    pub event_types: Vec<&'static str>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub webhook: WebhookResponse,
+    pub deliveries: Vec<DeliveryResponse>,
+}
