@@ -26,6 +26,7 @@
 //! `detect` parses and scores every line on one thread and prints lines/s;
 //! `gen-log` writes the synthetic log (ordinary traffic plus a share of
 //! attacks) that `detect` and `vigil-cli task ingest_log` read.
+mod console;
 mod feed;
 mod logs;
 
@@ -57,6 +58,7 @@ struct Args {
     feed_clients: usize,
     feed_posts: usize,
     feed_idle_clients: usize,
+    console_requests: usize,
 }
 
 fn parse_args() -> Args {
@@ -77,6 +79,7 @@ fn parse_args() -> Args {
         feed_clients: 1_000,
         feed_posts: 200,
         feed_idle_clients: 100,
+        console_requests: 2_000,
     };
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -106,6 +109,9 @@ fn parse_args() -> Args {
             "--pid" => a.pid = v.parse().ok(),
             "--feed-clients" => a.feed_clients = v.parse().unwrap_or(a.feed_clients),
             "--feed-posts" => a.feed_posts = v.parse().unwrap_or(a.feed_posts),
+            "--console-requests" => {
+                a.console_requests = v.parse().unwrap_or(a.console_requests);
+            }
             "--feed-idle-clients" => {
                 a.feed_idle_clients = v.parse().unwrap_or(a.feed_idle_clients);
             }
@@ -144,12 +150,17 @@ impl Client {
         let data = body
             .map(|b| serde_json::to_vec(b).unwrap_or_default())
             .unwrap_or_default();
+        // `cookie:<value>` stands for a console session instead of a token.
+        let auth = self.token.strip_prefix("cookie:").map_or_else(
+            || ("authorization", format!("Bearer {}", self.token)),
+            |c| ("cookie", c.to_string()),
+        );
         let req = Request::builder()
             .method(method)
             .uri(path)
             .header("host", &self.host)
             .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", self.token))
+            .header(auth.0, auth.1)
             .body(Full::new(Bytes::from(data)))
             .expect("request");
         self.sender.ready().await.expect("connection ready");
@@ -484,6 +495,10 @@ async fn http_bench() {
     let offset = args.events + args.load;
     let name = "batch ingestion, sensor mix";
     batch_phase(&args, &token, name, args.mixed, offset, mixed_event).await;
+
+    if args.console_requests > 0 {
+        console::bench(&args, &token).await;
+    }
 
     if let Some(pid) = args.pid {
         if let Some((now, peak)) = rss(pid) {
