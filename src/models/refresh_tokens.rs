@@ -162,35 +162,57 @@ impl Model {
 
     /// The console session a cookie holds: the family and the user of a
     /// refresh token that is live (not spent, revoked or expired) and whose
-    /// account is active. Read on every console request, so a sign-out or
-    /// a deactivation ends the session at the next one.
+    /// account is active. Checked on every console request the way an
+    /// access token is: the token's row, the session and the user are each
+    /// read from the database at most once a second (kept in `cache`), and
+    /// a sign-out or an account change made in this process applies at the
+    /// next request (one made by another instance within that second).
     ///
     /// # Errors
     /// Database errors.
     pub async fn console_session(
         db: &DatabaseConnection,
+        cache: &Cache,
         token: &str,
     ) -> ModelResult<Option<(Uuid, users::Model)>> {
         if token.len() > 128 {
             return Ok(None);
         }
-        let Some(row) = Entity::find()
-            .filter(Column::TokenHash.eq(digest(token)))
-            .filter(Column::RevokedAt.is_null())
-            .filter(Column::UsedAt.is_null())
-            .one(db)
-            .await?
-        else {
-            return Ok(None);
+        let key = format!("console:{}", digest(token));
+        let held = match cache.get::<Held>(&key).await {
+            Ok(Some(held)) => held,
+            _ => {
+                let Some(row) = Entity::find()
+                    .filter(Column::TokenHash.eq(digest(token)))
+                    .filter(Column::RevokedAt.is_null())
+                    .filter(Column::UsedAt.is_null())
+                    .one(db)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let Some(user) = users::Entity::find_by_id(row.user_id).one(db).await? else {
+                    return Ok(None);
+                };
+                let held = Held {
+                    family: row.family,
+                    user: user.pid,
+                    expires_at: row.expires_at.with_timezone(&Utc),
+                };
+                if let Err(err) = cache.insert_with_expiry(&key, &held, SESSION_TTL).await {
+                    tracing::warn!(error = %err, "session cache refused an entry");
+                }
+                held
+            }
         };
-        if row.expires_at < Utc::now() {
+        if held.expires_at < Utc::now() || !Self::session_alive(db, cache, held.family).await? {
             return Ok(None);
         }
-        let user = users::Entity::find_by_id(row.user_id)
-            .one(db)
-            .await?
-            .filter(|u| u.is_active);
-        Ok(user.map(|u| (row.family, u)))
+        match users::Model::find_for_token(db, cache, &held.user.to_string()).await {
+            Ok(user) if user.is_active => Ok(Some((held.family, user))),
+            Ok(_) | Err(ModelError::EntityNotFound) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Revokes every live token of a family.
@@ -213,6 +235,14 @@ impl Model {
             .await?;
         Ok(res.rows_affected)
     }
+}
+
+/// A console cookie's token, as read from its row.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Held {
+    family: Uuid,
+    user: Uuid,
+    expires_at: chrono::DateTime<Utc>,
 }
 
 /// How long a session read live is trusted ([`Model::session_alive`]).

@@ -194,6 +194,8 @@ pub struct Overview {
     pub top_sources: Vec<(String, i64)>,
     pub top_source_ips: Vec<(String, i64)>,
     pub top_rules: Vec<(String, i64)>,
+    /// How long computing it took, in milliseconds.
+    pub took_ms: i64,
 }
 
 /// How old an overview may be before a request asks for a fresh one.
@@ -213,6 +215,7 @@ impl Overview {
         rule_names: &[String],
     ) -> ModelResult<Self> {
         use sea_orm::{ExprTrait, Order};
+        let began = std::time::Instant::now();
         let backend = db.get_database_backend();
         let open: Vec<String> = AlertStatus::ALL
             .iter()
@@ -331,7 +334,16 @@ impl Overview {
             top_sources,
             top_source_ips,
             top_rules,
+            took_ms: i64::try_from(began.elapsed().as_millis()).unwrap_or(i64::MAX),
         })
+    }
+
+    /// How long this overview is shown before a fresh one is computed: 5
+    /// seconds, or four times what computing it took, so the scans never
+    /// keep more than a quarter of one connection busy.
+    #[must_use]
+    pub fn fresh_for(&self) -> Duration {
+        std::cmp::max(OVERVIEW_FRESH, Duration::milliseconds(self.took_ms * 4))
     }
 
     /// The overview at most 5 seconds old: kept in `cache`; a stale one is
@@ -349,7 +361,7 @@ impl Overview {
         let key = format!("overview:{}", span.as_str());
         let busy = format!("{key}:refreshing");
         if let Ok(Some(kept)) = cache.get::<Self>(&key).await {
-            if Utc::now() - kept.computed_at > OVERVIEW_FRESH
+            if Utc::now() - kept.computed_at > kept.fresh_for()
                 && !cache.contains_key(&busy).await.unwrap_or(true)
             {
                 let _ = cache
@@ -366,6 +378,14 @@ impl Overview {
                     let _ = cache.remove(&busy).await;
                 });
             }
+            return Ok(kept);
+        }
+        // The first computation: one at a time, the others wait for it and
+        // read what it kept (a crowd of first requests would otherwise
+        // each scan the tables).
+        static FIRST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _turn = FIRST.lock().await;
+        if let Ok(Some(kept)) = cache.get::<Self>(&key).await {
             return Ok(kept);
         }
         let fresh = Self::compute(db, span, rule_names).await?;

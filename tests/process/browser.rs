@@ -201,8 +201,12 @@ async fn the_console_works_in_a_real_browser() {
 
     // An analyst signs in and watches the alert list.
     let analyst = driver.browser(&chrome).await;
+    analyst
+        .goto(&format!("{base}/console/alerts"))
+        .await
+        .unwrap();
+    shoot(&analyst, "sign-in").await;
     sign_in(&analyst, &base, "alice").await;
-    shoot(&analyst, "overview").await;
     analyst
         .goto(&format!("{base}/console/alerts"))
         .await
@@ -316,6 +320,7 @@ async fn the_console_works_in_a_real_browser() {
     );
     shoot(&admin, "alert-admin").await;
     for (path, name) in [
+        ("/console", "overview"),
         ("/console/events", "events"),
         ("/console/upload", "upload"),
         ("/console/admin/users", "admin-users"),

@@ -980,3 +980,36 @@ async fn the_live_feed_takes_the_console_cookie_from_this_origin_only() {
         .await;
     assert_eq!(r.status_code(), 101);
 }
+
+#[tokio::test]
+async fn a_server_fault_is_a_plain_500_page_without_internals() {
+    crate::support::request(|request, ctx| async move {
+        use sea_orm::ConnectionTrait;
+        let token = token_for(&request, &ctx, "root", Role::Admin).await;
+        let id = open_alert(&request, &token, "203.0.113.7").await;
+        let admin = sign_in(&request, "root").await;
+        ctx.db
+            .execute_unprepared("DROP TABLE alert_histories")
+            .await
+            .unwrap();
+        let r = get(&request, &admin, &format!("/console/alerts/{id}")).await;
+        assert_eq!(r.status_code(), 500);
+        assert!(r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'"));
+        let text = r.text();
+        assert!(text.contains("<html") && text.contains("Vigil could not show this page"));
+        for leak in [
+            "alert_histories",
+            "SELECT",
+            "no such table",
+            "does not exist",
+            "panicked",
+            "src/",
+        ] {
+            assert!(!text.contains(leak), "the page shows {leak}");
+        }
+    })
+    .await;
+}

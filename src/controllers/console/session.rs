@@ -124,7 +124,8 @@ impl Console {
         let Some((token, role)) = value.rsplit_once('.') else {
             return Ok(None);
         };
-        let Some((session, user)) = refresh_tokens::Model::console_session(&ctx.db, token).await?
+        let Some((session, user)) =
+            refresh_tokens::Model::console_session(&ctx.db, &ctx.cache, token).await?
         else {
             return Ok(None);
         };
