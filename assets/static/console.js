@@ -43,7 +43,19 @@
         if (box && keep.has(id)) box.checked = true;
       });
       drawCharts(el);
+      settleIfStale(el);
     }).catch(function () {});
+  }
+
+  // Figures the server computes in the background say when to ask again
+  // (data-recheck="<ms>"), until they are new.
+  function settleIfStale(el) {
+    var mark = el.hasAttribute("data-live-settle") && el.querySelector("[data-recheck]");
+    if (mark) {
+      clearTimeout(el.vigilRecheck);
+      el.vigilRecheck = setTimeout(function () { reload(el); },
+        Math.min(parseInt(mark.getAttribute("data-recheck"), 10) || 1000, 30000));
+    }
   }
 
   function schedule() {
@@ -97,7 +109,11 @@
 
   // New content (the first page, or one htmx swapped in): wire it up.
   var started = false;
-  function init(root) { drawCharts(root); fillers(root); }
+  function init(root) {
+    drawCharts(root);
+    fillers(root);
+    regions().forEach(function (el) { if (root.contains(el)) settleIfStale(el); });
+  }
   document.addEventListener("htmx:load", function (e) { started = true; init(e.detail.elt); });
 
   // htmx requests carry the CSRF token as a header.

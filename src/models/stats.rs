@@ -198,8 +198,9 @@ pub struct Overview {
     pub took_ms: i64,
 }
 
-/// How old an overview may be before a request asks for a fresh one.
-const OVERVIEW_FRESH: Duration = Duration::seconds(5);
+/// How old an overview may be before a request asks for a fresh one (at
+/// least; see [`Overview::fresh_for`]).
+const OVERVIEW_FRESH: Duration = Duration::seconds(1);
 /// Top lists' length.
 const TOP: u64 = 5;
 
@@ -338,17 +339,18 @@ impl Overview {
         })
     }
 
-    /// How long this overview is shown before a fresh one is computed: 5
-    /// seconds, or four times what computing it took, so the scans never
-    /// keep more than a quarter of one connection busy.
+    /// How long this overview is shown before a fresh one is computed: a
+    /// second, or four times what computing it took, so the scans never
+    /// keep more than a quarter of one connection busy (a million alerts:
+    /// seconds; a few thousand: a second).
     #[must_use]
     pub fn fresh_for(&self) -> Duration {
         std::cmp::max(OVERVIEW_FRESH, Duration::milliseconds(self.took_ms * 4))
     }
 
-    /// The overview at most 5 seconds old: kept in `cache`; a stale one is
-    /// answered while one task computes its successor, so a page never
-    /// waits for the scan except the very first time.
+    /// The overview at most [`Self::fresh_for`] old: kept in `cache`; a
+    /// stale one is answered while one task computes its successor, so a
+    /// page never waits for the scan except the very first time.
     ///
     /// # Errors
     /// Database errors of a first computation.

@@ -319,8 +319,43 @@ async fn the_console_works_in_a_real_browser() {
         "{timeline}"
     );
     shoot(&admin, "alert-admin").await;
+    // The overview catches up by itself, then follows the feed without a reload.
+    admin.goto(&format!("{base}/console")).await.unwrap();
+    within(
+        Duration::from_secs(8),
+        "the overview counts the open alert",
+        || async { text_of(&admin, "[data-figure=open]").await == "1" },
+    )
+    .await;
+    admin
+        .execute("window.vigilMarker = 7", vec![])
+        .await
+        .unwrap();
+    post_event(
+        &server,
+        &token,
+        json!({"source": "e2e-sensor", "event_type": "brute_force", "severity": "CRITICAL",
+               "source_ip": "203.0.113.79"}),
+    )
+    .await;
+    within(
+        Duration::from_secs(8),
+        "the overview follows the feed",
+        || async {
+            text_of(&admin, "[data-figure=open]").await == "2"
+                && text_of(&admin, "[data-figure=open-critical]").await == "1"
+        },
+    )
+    .await;
+    assert_eq!(
+        admin
+            .execute("return window.vigilMarker", vec![])
+            .await
+            .unwrap(),
+        json!(7)
+    );
+    shoot(&admin, "overview").await;
     for (path, name) in [
-        ("/console", "overview"),
         ("/console/events", "events"),
         ("/console/upload", "upload"),
         ("/console/admin/users", "admin-users"),

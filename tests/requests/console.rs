@@ -1013,3 +1013,44 @@ async fn a_server_fault_is_a_plain_500_page_without_internals() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_overview_catches_up_after_a_change() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "root", Role::Admin).await;
+        let a = open_alert(&request, &token, "203.0.113.1").await;
+        open_alert(&request, &token, "203.0.113.2").await;
+        let admin = sign_in(&request, "root").await;
+        let page = get(&request, &admin, "/console").await.text();
+        assert!(page.contains("data-figure=\"open\">2<"));
+        let t = csrf(&request, &admin).await;
+        let r = post_form(
+            &request,
+            &admin,
+            &format!("/console/alerts/{a}/status"),
+            &[("status", "RESOLVED"), ("csrf", &t)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 303);
+        // Within its second the same figures; after it, a stale answer that
+        // says so (the page asks again) while a fresh one is computed.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let page = get(&request, &admin, "/console").await.text();
+        assert!(
+            page.contains("data-figure=\"open\">2<") && page.contains("data-recheck=\"1000\""),
+            "{page}"
+        );
+        let mut caught_up = false;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let page = get(&request, &admin, "/console?fragment=1").await.text();
+            if page.contains("data-figure=\"open\">1<") {
+                assert!(!page.contains("data-recheck"));
+                caught_up = true;
+                break;
+            }
+        }
+        assert!(caught_up, "the overview never showed the change");
+    })
+    .await;
+}

@@ -108,7 +108,7 @@ pub fn error_page(status: StatusCode, message: &str, request_id: Option<String>)
     };
     let body = html::render("error.html", &page).unwrap_or_else(|err| {
         tracing::error!(error = %err, "the error page failed to render");
-        format!("{} {}", status.as_u16(), heading(status))
+        format!("{} {}", status.as_u16(), heading(status)).into_bytes()
     });
     let mut response = (
         status,

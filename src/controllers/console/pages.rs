@@ -37,8 +37,9 @@ use crate::{
     workers::dispatcher::Feed,
 };
 
-/// Rows per console list page.
-const ROWS: u64 = 50;
+/// Rows per console list page (Alerta's and TheHive's consoles show 20
+/// and 15; the next rows are a link away).
+const ROWS: u64 = 25;
 
 /// The statuses of an open alert, as a filter value.
 fn open_statuses() -> String {
@@ -89,6 +90,21 @@ fn series(points: &[(chrono::DateTime<chrono::Utc>, i64)]) -> String {
     .to_string()
 }
 
+/// When a page showing overview figures `age` old should ask again: soon
+/// after they expire (a fresh computation starts then), soon if they have
+/// (one is under way), never when they are brand new.
+fn recheck(age: chrono::Duration, fresh_for: chrono::Duration) -> Option<i64> {
+    let age = age.num_milliseconds();
+    let fresh_for = fresh_for.num_milliseconds();
+    if age < 200 {
+        None
+    } else if age < fresh_for {
+        Some(fresh_for - age + 100)
+    } else {
+        Some(1_000)
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct OverviewQuery {
     span: Option<String>,
@@ -97,7 +113,8 @@ pub struct OverviewQuery {
 
 /// `GET /console`: open alerts by severity and status, MTTA and MTTR,
 /// alerts opened per hour, the top sources, addresses and rules. Figures
-/// are at most 5 s old (`Overview::recent`); the page reloads its body when
+/// are at most a second old, or a few with a large history
+/// (`Overview::recent`); the page reloads its body when
 /// the live feed reports a change.
 pub async fn overview(
     console: Console,
@@ -129,6 +146,8 @@ pub async fn overview(
     let body = OverviewBody {
         span: span.as_str(),
         computed_at: o.computed_at.to_rfc3339(),
+        recheck_ms: recheck(chrono::Utc::now() - o.computed_at, o.fresh_for()),
+        took_ms: o.took_ms,
         open_total: o.open_by_severity.iter().map(|(_, n)| n).sum(),
         open_by_severity: o
             .open_by_severity
@@ -226,7 +245,7 @@ fn with_pairs(path: &str, pairs: &[(String, String)], extra: &[(&str, &str)]) ->
 }
 
 /// `GET /console/alerts`: every filter of `GET /api/alerts`, in the URL;
-/// 50 rows a page, by cursor; new and changed alerts appear live. With
+/// 25 rows a page, by cursor; new and changed alerts appear live. With
 /// `fragment=rows`, only the table's rows (what the live feed reloads).
 pub async fn alerts(
     console: Console,
@@ -554,7 +573,7 @@ pub async fn edit(
     Ok(see_other(&format!("/console/alerts/{id}")))
 }
 
-/// `GET /console/events`: the filters of `GET /api/events`, 50 a page.
+/// `GET /console/events`: the filters of `GET /api/events`, 25 a page.
 pub async fn events(
     console: Console,
     State(ctx): State<AppContext>,
@@ -711,6 +730,15 @@ pub async fn upload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overview_pages_ask_again_until_their_figures_are_new() {
+        let ms = chrono::Duration::milliseconds;
+        assert_eq!(recheck(ms(50), ms(1_000)), None);
+        assert_eq!(recheck(ms(400), ms(1_000)), Some(700));
+        assert_eq!(recheck(ms(3_000), ms(1_000)), Some(1_000));
+        assert_eq!(recheck(ms(3_000), ms(8_000)), Some(5_100));
+    }
 
     #[test]
     fn durations_read_as_people_say_them() {

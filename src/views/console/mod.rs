@@ -77,6 +77,26 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// `2026-12-01T06:01:02.123Z` → `2026-12-01 06:01:02 UTC`; anything else as it is.
 fn when(text: &str) -> String {
+    // The API's own form (UTC, `Z`): cut, not parsed (a page has 25 rows
+    // of timestamps).
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() >= 20
+        && text.ends_with('Z')
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+    {
+        return format!("{} {} UTC", &text[..10], &text[11..19]);
+    }
     chrono::DateTime::parse_from_rfc3339(text).map_or_else(
         |_| text.to_string(),
         |t| {
@@ -105,17 +125,21 @@ fn engine() -> Result<&'static tera::Tera, loco_rs::Error> {
         .map_err(|e| loco_rs::Error::string(e))
 }
 
-/// Renders `template` with `data` (a struct of [`pages`]).
+/// Renders `template` with `data` (a struct of [`pages`]): the page's
+/// UTF-8 bytes.
 ///
 /// # Errors
 /// A template that does not compile or fails on this data (tests render
 /// every page).
-pub fn render<T: Serialize>(template: &str, data: &T) -> Result<String, loco_rs::Error> {
+pub fn render<T: Serialize>(template: &str, data: &T) -> Result<Vec<u8>, loco_rs::Error> {
     let context = tera::Context::from_serialize(data)
         .map_err(|e| loco_rs::Error::string(&format!("console context: {e}")))?;
+    // Sized for a page of alert rows, so the text is not copied as it grows.
+    let mut out = Vec::with_capacity(32 * 1024);
     engine()?
-        .render(template, &context)
-        .map_err(|e| loco_rs::Error::string(&format!("console template {template}: {e:?}")))
+        .render_to(template, &context, &mut out)
+        .map_err(|e| loco_rs::Error::string(&format!("console template {template}: {e:?}")))?;
+    Ok(out)
 }
 
 #[cfg(test)]

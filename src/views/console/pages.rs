@@ -76,6 +76,12 @@ pub struct ErrorPage {
 pub struct OverviewBody {
     pub span: &'static str,
     pub computed_at: String,
+    /// When the page should ask again (ms): the figures were not computed
+    /// for this request, so a change may have come since; none when they
+    /// were.
+    pub recheck_ms: Option<i64>,
+    /// How long computing them took, in milliseconds.
+    pub took_ms: i64,
     pub open_total: i64,
     pub open_by_severity: Vec<Figure>,
     pub by_status: Vec<Figure>,
