@@ -58,7 +58,16 @@ impl Driver {
             json!({
                 "binary": chrome,
                 "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--disable-gpu", "--window-size=1280,1000", "--no-first-run"],
+                         "--disable-gpu", "--window-size=1280,1000", "--no-first-run",
+                         // Nothing leaves the machine: Chromium's own calls
+                         // home are off, and any request not for loopback
+                         // goes to a proxy on a closed loopback port
+                         // (loopback itself bypasses a proxy).
+                         "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--disable-domain-reliability",
+                         "--disable-client-side-phishing-detection", "--no-default-browser-check",
+                         "--disable-features=OptimizationHints,Translate,MediaRouter,AutofillServerCommunication",
+                         "--proxy-server=http://127.0.0.1:9"],
             }),
         );
         ClientBuilder::new(HttpConnector::new())
