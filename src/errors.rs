@@ -108,6 +108,15 @@ impl ApiError {
         self
     }
 
+    /// The refusal as a sentence a page shows: the message, or each
+    /// field with its messages (`severity: Unknown severity…; colour: …`).
+    #[must_use]
+    pub fn in_words(&self) -> String {
+        self.fields
+            .as_ref()
+            .map_or_else(|| self.message.clone(), in_words)
+    }
+
     /// The wire body of this error.
     #[must_use]
     pub fn body(&self) -> ErrorBody {
@@ -117,6 +126,16 @@ impl ApiError {
             fields: self.fields.clone(),
         }
     }
+}
+
+/// Field errors as one sentence: `name: message; other: message`.
+#[must_use]
+pub fn in_words(fields: &FieldErrors) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.join(" ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<ApiError> for loco_rs::Error {

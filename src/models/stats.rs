@@ -348,6 +348,22 @@ impl Overview {
         std::cmp::max(OVERVIEW_FRESH, Duration::milliseconds(self.took_ms * 4))
     }
 
+    /// When a page showing this overview at `now` should ask again (ms):
+    /// soon after it expires (a fresh computation starts then), soon if it
+    /// has (one is under way), never when it is brand new.
+    #[must_use]
+    pub fn recheck_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        let age = (now - self.computed_at).num_milliseconds();
+        let fresh_for = self.fresh_for().num_milliseconds();
+        if age < 200 {
+            None
+        } else if age < fresh_for {
+            Some(fresh_for - age + 100)
+        } else {
+            Some(1_000)
+        }
+    }
+
     /// The overview at most [`Self::fresh_for`] old: kept in `cache`; a
     /// stale one is answered while one task computes its successor, so a
     /// page never waits for the scan except the very first time.
@@ -438,4 +454,41 @@ pub async fn occurrences_per_hour(
             )
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn computed(ago_ms: i64, took_ms: i64) -> (Overview, DateTime<Utc>) {
+        let now = Utc::now();
+        let o = Overview {
+            computed_at: now - Duration::milliseconds(ago_ms),
+            span: Span::Day,
+            open_by_severity: Vec::new(),
+            by_status: Vec::new(),
+            mean_seconds_to_acknowledge: None,
+            mean_seconds_to_resolve: None,
+            opened_per_hour: Vec::new(),
+            top_sources: Vec::new(),
+            top_source_ips: Vec::new(),
+            top_rules: Vec::new(),
+            took_ms,
+        };
+        (o, now)
+    }
+
+    #[test]
+    fn overview_pages_ask_again_until_their_figures_are_new() {
+        let (o, now) = computed(50, 3);
+        assert_eq!(o.recheck_ms(now), None);
+        let (o, now) = computed(400, 3);
+        assert_eq!(o.recheck_ms(now), Some(700));
+        let (o, now) = computed(3_000, 3);
+        assert_eq!(o.recheck_ms(now), Some(1_000));
+        // An expensive overview (2 s to compute) is kept four times that.
+        let (o, now) = computed(3_000, 2_000);
+        assert_eq!(o.fresh_for(), Duration::seconds(8));
+        assert_eq!(o.recheck_ms(now), Some(5_100));
+    }
 }

@@ -26,17 +26,11 @@ use crate::{
 /// Admin lists show this many rows (users, keys and webhooks are few).
 const LIST: u64 = 500;
 
+/// A client's mistake in words, for the page to show; `None` for a fault.
 fn refused_message(err: &loco_rs::Error) -> Option<String> {
     crate::errors::answer_for(err)
         .filter(|r| r.status.is_client_error())
-        .map(|r| match &r.fields {
-            Some(fields) => fields
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", v.join(" ")))
-                .collect::<Vec<_>>()
-                .join("; "),
-            None => r.message,
-        })
+        .map(|r| r.in_words())
 }
 
 async fn users_page(
@@ -185,11 +179,7 @@ pub async fn create_key(
         ),
     };
     if !fields.is_empty() {
-        let message = fields
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", v.join(" ")))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let message = crate::errors::in_words(&fields);
         return keys_page(&console, &ctx, None, Some(message), StatusCode::BAD_REQUEST).await;
     }
     let new = NewKey {

@@ -2,8 +2,12 @@
 //! `/console`, signed in with a session cookie (`session.rs`), on the same
 //! models as the JSON API. Templates and static files: `views::console`.
 pub mod admin;
-pub mod pages;
+pub mod alerts;
+pub mod events;
+pub mod lists;
+pub mod overview;
 pub mod session;
+pub mod upload;
 
 use axum::{
     body::{Body, Bytes},
@@ -143,17 +147,7 @@ impl IntoResponse for PageError {
                         "console request refused"
                     );
                 }
-                let message = refused.fields.as_ref().map_or_else(
-                    || refused.message.clone(),
-                    |fields| {
-                        fields
-                            .iter()
-                            .map(|(k, v)| format!("{k}: {}", v.join(" ")))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    },
-                );
-                error_page(refused.status, &message, None)
+                error_page(refused.status, &refused.in_words(), None)
             }
             _ => {
                 tracing::error!(error = %self.0, details = ?self.0, "console request failed");
@@ -301,18 +295,18 @@ pub fn routes() -> Routes {
             get(session::login_page).post(session::login),
         )
         .add("/console/logout", post(session::logout))
-        .add("/console", get(pages::overview))
-        .add("/console/alerts", get(pages::alerts))
-        .add("/console/alerts/bulk", post(pages::bulk))
-        .add("/console/alerts/{id}", get(pages::alert))
-        .add("/console/alerts/{id}/status", post(pages::change_status))
-        .add("/console/alerts/{id}/notes", post(pages::add_note))
-        .add("/console/alerts/{id}/edit", post(pages::edit))
-        .add("/console/events", get(pages::events))
-        .add("/console/events/{id}", get(pages::event))
+        .add("/console", get(overview::overview))
+        .add("/console/alerts", get(alerts::alerts))
+        .add("/console/alerts/bulk", post(alerts::bulk))
+        .add("/console/alerts/{id}", get(alerts::alert))
+        .add("/console/alerts/{id}/status", post(alerts::change_status))
+        .add("/console/alerts/{id}/notes", post(alerts::add_note))
+        .add("/console/alerts/{id}/edit", post(alerts::edit))
+        .add("/console/events", get(events::events))
+        .add("/console/events/{id}", get(events::event))
         .add(
             "/console/upload",
-            get(pages::upload_page).post(pages::upload),
+            get(upload::upload_page).post(upload::upload),
         )
         .add("/console/admin/users", get(admin::users))
         .add("/console/admin/users/{id}", post(admin::change_user))

@@ -249,3 +249,100 @@ pub struct WebhookPage {
     pub webhook: WebhookResponse,
     pub deliveries: Vec<DeliveryResponse>,
 }
+
+/// `3h 12m`, `42s`, or `—`: a mean time as a person reads it.
+#[must_use]
+pub fn duration_in_words(seconds: Option<f64>) -> String {
+    let Some(s) = seconds.filter(|s| s.is_finite() && *s >= 0.0) else {
+        return "—".into();
+    };
+    // Whole seconds are all a person reads here.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let s = s.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// `{"x": [unix seconds…], "y": [counts…]}`: a chart's data, carried in a
+/// `data-chart` attribute (escaped there, never inside a script).
+#[must_use]
+pub fn chart_series(points: &[(chrono::DateTime<chrono::Utc>, i64)]) -> String {
+    serde_json::json!({
+        "x": points.iter().map(|(t, _)| t.timestamp()).collect::<Vec<_>>(),
+        "y": points.iter().map(|(_, n)| n).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// JSON indented for a `<pre>`; none for null.
+#[must_use]
+pub fn pretty_json(value: Option<&serde_json::Value>) -> Option<String> {
+    value
+        .filter(|v| !v.is_null())
+        .and_then(|v| serde_json::to_string_pretty(v).ok())
+}
+
+impl Detection {
+    /// What the log detector recorded about a request, read from its
+    /// event's metadata (`component_scores`, `evidence`, `request`,
+    /// `threat_score`); none for an event the detector did not make.
+    #[must_use]
+    pub fn from_metadata(metadata: Option<&serde_json::Value>) -> Option<Self> {
+        use serde_json::Value;
+        let m = metadata?.as_object()?;
+        let scores = m.get("component_scores")?.as_object()?;
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "—".to_string(),
+            other => other.to_string(),
+        };
+        let pairs = |name: &str| -> Vec<(String, String)> {
+            m.get(name)
+                .and_then(Value::as_object)
+                .map(|r| r.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+                .unwrap_or_default()
+        };
+        Some(Self {
+            threat_score: m.get("threat_score").map(text),
+            request: pairs("request"),
+            evidence: pairs("evidence"),
+            scores: scores.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration_in_words(None), "—");
+        assert_eq!(duration_in_words(Some(42.4)), "42s");
+        assert_eq!(duration_in_words(Some(192.0)), "3m 12s");
+        assert_eq!(duration_in_words(Some(11_520.0)), "3h 12m");
+        assert_eq!(duration_in_words(Some(90_000.0)), "1d 1h");
+    }
+
+    #[test]
+    fn detector_metadata_is_read() {
+        let m = serde_json::json!({
+            "threat_score": 0.9,
+            "component_scores": {"SQL_INJECTION": 0.9},
+            "evidence": {"SQL_INJECTION": "' OR 1=1"},
+            "request": {"method": "GET", "path": "/x", "status": 200, "user_agent": null},
+        });
+        let d = Detection::from_metadata(Some(&m)).unwrap();
+        assert_eq!(d.threat_score.as_deref(), Some("0.9"));
+        assert_eq!(
+            d.evidence,
+            vec![("SQL_INJECTION".into(), "' OR 1=1".into())]
+        );
+        assert!(d.request.contains(&("user_agent".into(), "—".into())));
+        assert!(Detection::from_metadata(Some(&serde_json::json!({"k": 1}))).is_none());
+    }
+}
