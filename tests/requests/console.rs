@@ -1054,3 +1054,241 @@ async fn the_overview_catches_up_after_a_change() {
     })
     .await;
 }
+
+/// Rows of a table, for "nothing changed" checks.
+async fn rows_in(ctx: &loco_rs::app::AppContext, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let row = ctx
+        .db
+        .query_one_raw(Statement::from_string(ctx.db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn every_form_is_refused_without_the_csrf_token_and_changes_nothing() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "root", Role::Admin).await;
+        let alice = create_user(&ctx, "alice", Role::Analyst).await;
+        let id = open_alert(&request, &token, "203.0.113.7").await;
+        let admin = sign_in(&request, "root").await;
+        let t = csrf(&request, &admin).await;
+        // A key and a webhook to revoke and toggle (port 9: nothing listens,
+        // and no alert is raised after it, so nothing is sent).
+        post_form(&request, &admin, "/console/admin/keys", &[("name", "k"), ("scopes", "alerts:read"), ("csrf", &t)]).await;
+        post_form(&request, &admin, "/console/admin/webhooks", &[("url", "http://127.0.0.1:9/hook"), ("min_severity", "CRITICAL"), ("csrf", &t)]).await;
+        let key = api_keys::Entity::find().one(&ctx.db).await.unwrap().unwrap().pid;
+        let hook = vigil::models::_entities::webhooks::Entity::find().one(&ctx.db).await.unwrap().unwrap().pid;
+        let tables = ["alerts", "alert_histories", "events", "api_keys", "webhooks", "users", "refresh_tokens"];
+        let mut before = Vec::new();
+        for table in tables {
+            before.push(rows_in(&ctx, table).await);
+        }
+        let log = "203.0.113.50 - - [01/Dec/2026:10:00:00 +0000] \"GET /?id=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1\" 200 5 \"-\" \"sqlmap\"\n";
+        let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (format!("/console/alerts/{id}/status"), vec![("status", "RESOLVED")]),
+            (format!("/console/alerts/{id}/notes"), vec![("note", "x")]),
+            (format!("/console/alerts/{id}/edit"), vec![("severity", "LOW")]),
+            ("/console/alerts/bulk".into(), vec![("status", "RESOLVED"), ("ids", id.as_str())]),
+            ("/console/upload".into(), vec![("source", "web-01"), ("log", log)]),
+            (format!("/console/admin/users/{}", alice.pid), vec![("is_active", "false")]),
+            ("/console/admin/keys".into(), vec![("name", "k2"), ("scopes", "alerts:read")]),
+            (format!("/console/admin/keys/{key}/revoke"), vec![]),
+            ("/console/admin/webhooks".into(), vec![("url", "http://127.0.0.1:9/other")]),
+            (format!("/console/admin/webhooks/{hook}/enabled"), vec![("enabled", "false")]),
+            ("/console/logout".into(), vec![]),
+        ];
+        for (path, form) in &forms {
+            for bad in [None, Some("0".repeat(64))] {
+                let mut form = form.clone();
+                if let Some(bad) = &bad {
+                    form.push(("csrf", bad));
+                }
+                let r = post_form(&request, &admin, path, &form).await;
+                assert_eq!(r.status_code(), 403, "{path} with {bad:?}");
+            }
+        }
+        let mut after = Vec::new();
+        for table in tables {
+            after.push(rows_in(&ctx, table).await);
+        }
+        assert_eq!(before, after, "rows of {tables:?}");
+        let alert = alerts::Model::find_by_pid(&ctx.db, &id).await.unwrap();
+        assert_eq!((alert.status.as_str(), alert.severity.as_str()), ("OPEN", "HIGH"));
+        let key = api_keys::Entity::find().one(&ctx.db).await.unwrap().unwrap();
+        assert!(key.revoked_at.is_none());
+        let hook = vigil::models::_entities::webhooks::Entity::find().one(&ctx.db).await.unwrap().unwrap();
+        assert!(hook.enabled);
+        assert!(vigil::models::users::Model::find_by_pid(&ctx.db, &alice.pid.to_string()).await.unwrap().is_active);
+        // Still signed in: the refused sign-out did not end the session.
+        assert_eq!(get(&request, &admin, "/console").await.status_code(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_analyst_cannot_revoke_keys_toggle_webhooks_or_read_deliveries() {
+    crate::support::request(|request, ctx| async move {
+        create_user(&ctx, "root", Role::Admin).await;
+        create_user(&ctx, "alice", Role::Analyst).await;
+        let admin = sign_in(&request, "root").await;
+        let t = csrf(&request, &admin).await;
+        post_form(
+            &request,
+            &admin,
+            "/console/admin/keys",
+            &[("name", "k"), ("scopes", "alerts:read"), ("csrf", &t)],
+        )
+        .await;
+        post_form(
+            &request,
+            &admin,
+            "/console/admin/webhooks",
+            &[
+                ("url", "http://127.0.0.1:9/hook"),
+                ("min_severity", "CRITICAL"),
+                ("csrf", &t),
+            ],
+        )
+        .await;
+        let key = api_keys::Entity::find()
+            .one(&ctx.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .pid;
+        let hook = vigil::models::_entities::webhooks::Entity::find()
+            .one(&ctx.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .pid;
+        let analyst = sign_in(&request, "alice").await;
+        let mine = csrf(&request, &analyst).await;
+        let r = post_form(
+            &request,
+            &analyst,
+            &format!("/console/admin/keys/{key}/revoke"),
+            &[("csrf", &mine)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 403);
+        let r = post_form(
+            &request,
+            &analyst,
+            &format!("/console/admin/webhooks/{hook}/enabled"),
+            &[("enabled", "false"), ("csrf", &mine)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 403);
+        let r = get(
+            &request,
+            &analyst,
+            &format!("/console/admin/webhooks/{hook}"),
+        )
+        .await;
+        assert_eq!(r.status_code(), 403);
+        assert!(api_keys::Entity::find()
+            .one(&ctx.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none());
+        assert!(
+            vigil::models::_entities::webhooks::Entity::find()
+                .one(&ctx.db)
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        // The admin may.
+        let r = get(&request, &admin, &format!("/console/admin/webhooks/{hook}")).await;
+        assert_eq!(r.status_code(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_and_non_form_bodies_are_html_refusals() {
+    crate::support::request(|request, ctx| async move {
+        create_user(&ctx, "alice", Role::Analyst).await;
+        let cookie = sign_in(&request, "alice").await;
+        let t = csrf(&request, &cookie).await;
+        let big = "a".repeat(1_100_000);
+        let r = post_form(
+            &request,
+            &cookie,
+            "/console/upload",
+            &[("source", "web-01"), ("log", &big), ("csrf", &t)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 413);
+        assert!(r.text().contains("<html") && r.text().contains("1 MiB"));
+        assert_eq!(rows_in(&ctx, "events").await, 0);
+        let r = request
+            .post("/console/upload")
+            .add_header("cookie", cookie.clone())
+            .json(&json!({"source": "web-01", "log": "x", "csrf": t}))
+            .await;
+        assert_eq!(r.status_code(), 415);
+        assert!(r.text().contains("<html"));
+        assert!(r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'"));
+    })
+    .await;
+}
+
+/// While storage refuses writes, a console change is a 503 page to retry,
+/// and nothing is stored; afterwards the same form works.
+#[tokio::test]
+async fn a_console_change_while_storage_refuses_is_a_503_and_stores_nothing() {
+    crate::support::request(|request, ctx| async move {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let token = token_for(&request, &ctx, "root", Role::Admin).await;
+        let id = open_alert(&request, &token, "203.0.113.7").await;
+        let admin = sign_in(&request, "root").await;
+        let t = csrf(&request, &admin).await;
+        // Another writer holds the database (SQLite: the write lock; PostgreSQL:
+        // the alerts table) past the configured lock timeout.
+        let hold = ctx.db.begin().await.unwrap();
+        if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            hold.execute_unprepared("LOCK TABLE alerts IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        } else {
+            hold.execute_unprepared("CREATE TABLE held_by_a_test (x INTEGER)")
+                .await
+                .unwrap();
+        }
+        let path = format!("/console/alerts/{id}/status");
+        let r = post_form(
+            &request,
+            &admin,
+            &path,
+            &[("status", "RESOLVED"), ("csrf", &t)],
+        )
+        .await;
+        hold.rollback().await.unwrap();
+        assert_eq!(r.status_code(), 503, "{}", r.text());
+        assert!(r.text().contains("Storage is not accepting writes"));
+        assert!(r.headers().contains_key("retry-after"));
+        assert_eq!(alert_status(&ctx, &id).await, "OPEN");
+        let r = post_form(
+            &request,
+            &admin,
+            &path,
+            &[("status", "RESOLVED"), ("csrf", &t)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 303);
+        assert_eq!(alert_status(&ctx, &id).await, "RESOLVED");
+    })
+    .await;
+}

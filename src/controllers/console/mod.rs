@@ -121,6 +121,12 @@ pub fn error_page(status: StatusCode, message: &str, request_id: Option<String>)
     )
         .into_response();
     response.extensions_mut().insert(OwnBody);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::db::storage::RETRY_AFTER_SECONDS),
+        );
+    }
     response
 }
 
