@@ -2,11 +2,8 @@
 //! first load of the alerts page transfers, then the latency of the
 //! overview, the alerts page and an alert's page under `--clients`
 //! connections (`--console-requests` each).
-use http_body_util::{BodyExt, Full};
-use hyper::{body::Bytes, client::conn::http1, Request};
-use hyper_util::rt::TokioIo;
+use hyper::body::Bytes;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 use crate::{report, run, Args, Client};
 
@@ -18,31 +15,10 @@ async fn once(
     headers: &[(&str, String)],
     body: Option<String>,
 ) -> (u16, hyper::HeaderMap, Bytes) {
-    let stream = TcpStream::connect(host).await.expect("connect");
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+    Client::connect(host, "")
         .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", host);
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .expect("request");
-    let res = sender.send_request(req).await.expect("response");
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let bytes = res
-        .into_body()
-        .collect()
+        .send(method, path, headers, body.unwrap_or_default().into_bytes())
         .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    (status, headers, bytes)
 }
 
 fn cookie(headers: &hyper::HeaderMap, name: &str) -> Option<String> {

@@ -155,24 +155,38 @@ impl Client {
             || ("authorization", format!("Bearer {}", self.token)),
             |c| ("cookie", c.to_string()),
         );
-        let req = Request::builder()
+        let headers = [("content-type", "application/json".to_string()), auth];
+        let (status, _, bytes) = self.send(method, path, &headers, data).await;
+        (status, bytes)
+    }
+
+    /// One request with these headers: status, response headers, body.
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, hyper::HeaderMap, Bytes) {
+        let mut req = Request::builder()
             .method(method)
             .uri(path)
-            .header("host", &self.host)
-            .header("content-type", "application/json")
-            .header(auth.0, auth.1)
-            .body(Full::new(Bytes::from(data)))
-            .expect("request");
+            .header("host", &self.host);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let req = req.body(Full::new(Bytes::from(body))).expect("request");
         self.sender.ready().await.expect("connection ready");
         let res = self.sender.send_request(req).await.expect("response");
         let status = res.status().as_u16();
+        let headers = res.headers().clone();
         let bytes = res
             .into_body()
             .collect()
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        (status, bytes)
+        (status, headers, bytes)
     }
 }
 
