@@ -2,10 +2,14 @@
 //! once; revoked), webhooks (created: the secret shown once; enabled or
 //! disabled; deliveries). Every handler refuses an analyst with 403, and
 //! every form is checked for its CSRF token first.
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use loco_rs::prelude::*;
 
-use super::{page, see_other, session::Console, Form, Page};
+use super::{
+    page, see_other,
+    session::{Console, Posted},
+    Page,
+};
 use crate::{
     models::{
         api_keys::{self, NewKey, Scope},
@@ -64,13 +68,10 @@ pub async fn users(console: Console, State(ctx): State<AppContext>) -> Page {
 /// last-admin rule (409 shown on the page). A demotion or deactivation
 /// ends the user's sessions.
 pub async fn change_user(
-    console: Console,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let role = match form.get("role").map(str::parse::<Role>).transpose() {
         Ok(role) => role,
@@ -143,13 +144,7 @@ pub async fn keys(console: Console, State(ctx): State<AppContext>) -> Page {
 }
 
 /// `POST /console/admin/keys`: creates a key and shows it, this once.
-pub async fn create_key(
-    console: Console,
-    State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    form: Form,
-) -> Page {
-    console.check_csrf(&form, &headers)?;
+pub async fn create_key(State(ctx): State<AppContext>, Posted { console, form }: Posted) -> Page {
     console.require_admin()?;
     let mut fields = FieldErrors::new();
     let rate_limit_per_minute = match form.get("rate_limit_per_minute").map(str::trim) {
@@ -206,13 +201,10 @@ pub async fn create_key(
 
 /// `POST /console/admin/keys/{id}/revoke`.
 pub async fn revoke_key(
-    console: Console,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form: _ }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id)
         .await?
@@ -253,12 +245,9 @@ pub async fn webhooks(console: Console, State(ctx): State<AppContext>) -> Page {
 /// `POST /console/admin/webhooks`: creates a webhook (the URL checked
 /// against the outbound policy) and shows its secret, this once.
 pub async fn create_webhook(
-    console: Console,
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let types: Vec<String> = form
         .all("event_types")
@@ -290,13 +279,10 @@ pub async fn create_webhook(
 
 /// `POST /console/admin/webhooks/{id}/enabled`: `enabled=true|false`.
 pub async fn toggle_webhook(
-    console: Console,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let enabled = form.get("enabled") == Some("true");
     let change = WebhookChange {

@@ -1,14 +1,14 @@
 //! The alert list, an alert's page, and the forms that change alerts
 //! (through the same model methods as the API: history, envelopes and
 //! webhooks included).
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use loco_rs::prelude::*;
 
 use super::{
     error_page,
     lists::{choices, joined, kept, open_statuses, slice, with_pairs},
     page, see_other,
-    session::Console,
+    session::{Console, Posted},
     Form, Page, PageError,
 };
 use crate::{
@@ -141,13 +141,10 @@ fn status_of(form: &Form) -> Result<AlertStatus, PageError> {
 /// `POST /console/alerts/bulk` (admins): one status for the selected
 /// alerts; each is changed on its own, as `POST /api/alerts/bulk-status`.
 pub async fn bulk(
-    console: Console,
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let status = status_of(&form)?;
     let ids = form.all("ids");
@@ -226,14 +223,11 @@ pub async fn alert(
 
 /// `POST /console/alerts/{id}/status` (admins).
 pub async fn change_status(
-    console: Console,
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let status = status_of(&form)?;
     let name = console.user.username.clone();
@@ -246,14 +240,11 @@ pub async fn change_status(
 
 /// `POST /console/alerts/{id}/notes` (analysts and admins).
 pub async fn add_note(
-    console: Console,
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     let name = console.user.username.clone();
     let note = form.get("note").unwrap_or_default();
     alerts::Model::add_note(&ctx.db, &id, note, actor(&name, &cid)).await?;
@@ -262,14 +253,11 @@ pub async fn add_note(
 
 /// `POST /console/alerts/{id}/edit` (admins): assignee, tags, severity.
 pub async fn edit(
-    console: Console,
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     console.require_admin()?;
     let severity = match form.get("severity").filter(|s| !s.is_empty()) {
         None => None,

@@ -6,7 +6,7 @@
 //! carries a CSRF token bound to the session: an HMAC of the session id
 //! under the server's secret, checked before anything changes.
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -161,7 +161,7 @@ impl Console {
     ///
     /// # Errors
     /// 403.
-    pub fn check_csrf(&self, form: &Form, headers: &HeaderMap) -> Result<(), PageError> {
+    fn check_csrf(&self, form: &Form, headers: &HeaderMap) -> Result<(), PageError> {
         let presented = form
             .get("csrf")
             .or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()));
@@ -188,6 +188,30 @@ impl Console {
             tracing::info!(user = %self.user.pid, "console: admin action refused to an analyst");
             Err(ApiError::forbidden("This requires the ADMIN role.").into())
         }
+    }
+}
+
+/// A form posted by a signed-in console user, its CSRF token checked (in
+/// the `csrf` field or the `X-CSRF-Token` header) before the handler runs:
+/// every console handler that changes something takes its form this way,
+/// so none can forget the check.
+pub struct Posted {
+    pub console: Console,
+    pub form: Form,
+}
+
+impl FromRequest<AppContext> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, ctx: &AppContext) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let console = Console::from_request_parts(&mut parts, ctx).await?;
+        let headers = parts.headers.clone();
+        let form = Form::from_request(Request::from_parts(parts, body), ctx).await?;
+        console
+            .check_csrf(&form, &headers)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { console, form })
     }
 }
 
@@ -349,13 +373,7 @@ pub async fn login(
 
 /// `POST /console/logout`: ends the session (its refresh-token family is
 /// revoked) and drops the cookie.
-pub async fn logout(
-    console: Console,
-    State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    form: Form,
-) -> Page {
-    console.check_csrf(&form, &headers)?;
+pub async fn logout(State(ctx): State<AppContext>, Posted { console, form: _ }: Posted) -> Page {
     refresh_tokens::Model::revoke_family(&ctx.db, &ctx.cache, console.session).await?;
     tracing::info!(user = %console.user.pid, "signed out of the console");
     let mut response = see_other("/console/login");

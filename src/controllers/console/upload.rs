@@ -1,8 +1,13 @@
 //! The log upload: an access log scored as `POST /api/ingest/nginx` does.
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use loco_rs::prelude::*;
 
-use super::{lists::link, page, session::Console, Form, Page};
+use super::{
+    lists::link,
+    page,
+    session::{Console, Posted},
+    Page,
+};
 use crate::{
     controllers::extract::CorrelationId,
     ingestion::{
@@ -33,13 +38,10 @@ pub async fn upload_page(console: Console) -> Page {
 /// `POST /api/ingest/nginx` does; the page shows the counts and links to
 /// the alerts the upload opened.
 pub async fn upload(
-    console: Console,
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
-    headers: HeaderMap,
-    form: Form,
+    Posted { console, form }: Posted,
 ) -> Page {
-    console.check_csrf(&form, &headers)?;
     let raw_source = form.get("source").unwrap_or_default().trim().to_string();
     let mut data = upload_form(&console, &raw_source);
     let text = form.get("log").unwrap_or_default();
