@@ -20,8 +20,9 @@ use crate::{
     ingestion::writer::IngestWriter,
     initializers::{self, Subsystems},
     models::_entities::{
-        alert_histories, alerts, api_keys, events, idempotency_keys, log_cursors, login_throttles,
-        outbox_envelopes, refresh_tokens, tallies, users, webhook_deliveries, webhooks,
+        alert_histories, alerts, allowlist_entries, api_keys, audit_head, audit_log,
+        escalation_policies, events, idempotency_keys, log_cursors, login_throttles,
+        outbox_envelopes, refresh_tokens, silences, tallies, users, webhook_deliveries, webhooks,
     },
     settings::Settings,
     tasks,
@@ -96,6 +97,7 @@ impl Hooks for App {
         Ok(vec![
             Box::new(initializers::sqlite_wal::SqliteWal),
             Box::new(initializers::outbox::Outbox),
+            Box::new(initializers::operations::Operations),
         ])
     }
 
@@ -117,11 +119,9 @@ impl Hooks for App {
         ctx.shared_store
             .insert(Arc::new(settings.detection.rules()?));
         let feed = Arc::new(Feed::new(settings.feed_buffer));
-        ctx.shared_store.insert(Arc::new(IngestWriter::start(
-            writer_db,
-            settings.alert_threshold,
-            Some(feed.clone()),
-        )));
+        let writer = IngestWriter::start(writer_db, settings.alert_threshold, Some(feed.clone()));
+        ctx.shared_store.insert(writer.gate());
+        ctx.shared_store.insert(Arc::new(writer));
         ctx.shared_store.insert(feed);
         Ok(ctx)
     }
@@ -138,6 +138,11 @@ impl Hooks for App {
             .add_route(controllers::live::routes())
             .add_route(controllers::api_keys::routes())
             .add_route(controllers::webhooks::routes())
+            .add_route(controllers::silences::routes())
+            .add_route(controllers::allowlist::routes())
+            .add_route(controllers::audit::routes())
+            .add_route(controllers::escalation::routes())
+            .add_route(controllers::metrics::routes())
             .add_route(controllers::console::routes())
     }
 
@@ -158,11 +163,17 @@ impl Hooks for App {
     fn register_tasks(tasks: &mut Tasks) {
         tasks.register(tasks::purge_events::PurgeEvents);
         tasks.register(tasks::ingest_log::IngestLog);
+        tasks.register(tasks::verify_audit::VerifyAudit);
         // tasks-inject (do not remove)
         tasks.register(tasks::create_admin::CreateAdmin);
     }
 
     async fn truncate(ctx: &AppContext) -> Result<()> {
+        truncate_table(&ctx.db, audit_log::Entity).await?;
+        truncate_table(&ctx.db, audit_head::Entity).await?;
+        truncate_table(&ctx.db, silences::Entity).await?;
+        truncate_table(&ctx.db, allowlist_entries::Entity).await?;
+        truncate_table(&ctx.db, escalation_policies::Entity).await?;
         truncate_table(&ctx.db, webhook_deliveries::Entity).await?;
         truncate_table(&ctx.db, webhooks::Entity).await?;
         truncate_table(&ctx.db, api_keys::Entity).await?;

@@ -224,6 +224,12 @@ fn refusal(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
                 .with_fields(FieldErrors::from([(field.to_string(), vec![message])])),
             AccountError::LastAdmin => ApiError::conflict("last_admin", message),
         }
+    } else if let Some(silence) = err.downcast_ref::<crate::models::silences::SilenceError>() {
+        let code = match silence {
+            crate::models::silences::SilenceError::Expired => "silence_expired",
+            crate::models::silences::SilenceError::AlertClosed => "alert_closed",
+        };
+        ApiError::conflict(code, message)
     } else if err.is::<Refused>() || err.is::<Rejected>() {
         ApiError::unauthorized(message)
     } else if err.is::<Reused>() {

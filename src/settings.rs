@@ -298,6 +298,50 @@ pub struct Settings {
     pub feed_buffer: usize,
     #[serde(default)]
     pub detection: Detection,
+    #[serde(default)]
+    pub operations: Operations,
+}
+
+/// The operations layer: `/metrics`, escalation, silence expiry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Operations {
+    /// A bearer token `/metrics` demands (`METRICS_TOKEN`); empty: open, as
+    /// Prometheus expects on a private network.
+    #[serde(default)]
+    pub metrics_token: String,
+    /// How often the server escalates unacknowledged alerts and notes
+    /// expired silences, seconds.
+    #[serde(default = "default_tick")]
+    pub tick_seconds: u64,
+    /// Escalation policies from the configuration, besides those made
+    /// through `/api/escalation-policies` (shown there as read-only).
+    #[serde(default)]
+    pub escalation_policies: Vec<ConfiguredPolicy>,
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Self {
+            metrics_token: String::new(),
+            tick_seconds: default_tick(),
+            escalation_policies: Vec::new(),
+        }
+    }
+}
+
+const fn default_tick() -> u64 {
+    15
+}
+
+/// An escalation policy written in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredPolicy {
+    pub name: String,
+    pub min_severity: Severity,
+    pub after_minutes: i32,
+    #[serde(default)]
+    pub renotify_minutes: Option<i32>,
 }
 
 impl Default for Settings {
@@ -317,6 +361,7 @@ impl Default for Settings {
             feed_ping_seconds: default_feed_ping(),
             feed_buffer: default_feed_buffer(),
             detection: Detection::default(),
+            operations: Operations::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod m20261124_000007_log_cursors;
 mod m20261125_000010_outbox_claimed_by;
 mod m20261125_000011_outbox_pending_split;
 mod m20261130_000012_storage_probes;
+mod m20261201_000013_operations;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_outbox_claimed_by::Migration),
             Box::new(m20261125_000011_outbox_pending_split::Migration),
             Box::new(m20261130_000012_storage_probes::Migration),
+            Box::new(m20261201_000013_operations::Migration),
             // inject-above (do not remove this comment)
         ]
     }

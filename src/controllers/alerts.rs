@@ -1,5 +1,5 @@
 //! Alerts: listing, lifecycle, history, notes, edits.
-use loco_rs::prelude::*;
+use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -150,6 +150,7 @@ async fn change_status(
 #[debug_handler]
 async fn bulk_status(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     JsonBody(change): JsonBody<BulkStatusChange>,
@@ -193,6 +194,21 @@ async fn bulk_status(
         });
     }
     Feed::get(&ctx)?.poke();
+    let changed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.id.as_str())
+        .collect();
+    crate::models::audit::record(
+        &ctx.db,
+        &user.by(&remote),
+        crate::models::audit::Entry::new("alerts.bulk_status", None).after(serde_json::json!({
+            "status": change.status.as_str(),
+            "changed": changed,
+            "refused": results.len() - changed.len(),
+        })),
+    )
+    .await?;
     Ok(format::json(results)?)
 }
 

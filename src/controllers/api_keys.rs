@@ -1,6 +1,6 @@
 //! API key administration (admins only, signed in: a key cannot manage keys).
 use axum::http::StatusCode;
-use loco_rs::prelude::*;
+use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
@@ -29,11 +29,12 @@ use crate::{
 #[debug_handler]
 async fn create(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<NewKey>,
 ) -> ApiResult {
     let admin = user.require_person(Role::Admin)?;
-    let (row, key) = api_keys::Model::create(&ctx.db, admin, &params).await?;
+    let (row, key) = api_keys::Model::create(&ctx.db, admin, &user.by(&remote), &params).await?;
     tracing::info!(admin = %admin.pid, key = %row.pid, scopes = %row.scopes, "API key created");
     Ok(format::render()
         .status(StatusCode::CREATED)
@@ -98,13 +99,14 @@ async fn show(
 #[debug_handler]
 async fn revoke(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
     let admin = user.require_person(Role::Admin)?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id)
         .await?
-        .revoke(&ctx.db)
+        .revoke(&ctx.db, &user.by(&remote))
         .await?;
     tracing::info!(admin = %admin.pid, key = %key.pid, "API key revoked");
     Ok(format::json(ApiKeyResponse::from(&key))?)

@@ -8,6 +8,7 @@ use crate::{
     errors::ApiResult,
     errors::{validate, ApiError, ErrorBody, FieldErrors},
     models::{
+        audit,
         login_throttles::{self, Verdict},
         refresh_tokens,
         users::{self, NewUser, RegisterParams},
@@ -60,10 +61,15 @@ fn access_token(
 #[debug_handler]
 async fn register(
     State(ctx): State<AppContext>,
+    remote: RemoteIP,
     JsonBody(params): JsonBody<RegisterParams>,
 ) -> ApiResult {
     validate(&params)?;
-    let user = users::Model::create_with_password(&ctx.db, &NewUser::analyst(&params)).await?;
+    let by = crate::models::audit::By::new(
+        params.username.clone().unwrap_or_default(),
+        crate::controllers::extract::address(&remote),
+    );
+    let user = users::Model::create_with_password(&ctx.db, &by, &NewUser::analyst(&params)).await?;
     tracing::info!(user = %user.pid, "account registered");
     Ok(format::render()
         .status(StatusCode::CREATED)
@@ -115,8 +121,24 @@ pub async fn check_credentials(
     };
     let user = users::Model::find_by_login(&ctx.db, login).await.ok();
     let keys = login_throttles::Keys::for_attempt(user.as_ref(), login, &client);
+    let by = |name: &str| {
+        audit::By::new(
+            name.chars().take(200).collect::<String>(),
+            crate::controllers::extract::address(remote),
+        )
+    };
     match login_throttles::Model::reserve(&ctx.db, &keys, &settings.login_throttle).await? {
-        Verdict::Refuse { retry_after } => return Ok(SignIn::Throttled { retry_after }),
+        Verdict::Refuse { retry_after } => {
+            // Once a minute per account and client: a throttled attacker
+            // cannot flood the log.
+            audit::note(
+                &ctx.db,
+                by(login),
+                audit::Entry::new("login.throttled", user.as_ref().map(|u| u.pid.to_string())),
+                Some(&format!("throttled:{login}:{client}")),
+            );
+            return Ok(SignIn::Throttled { retry_after });
+        }
         Verdict::Proceed { delay } => {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -128,9 +150,29 @@ pub async fn check_credentials(
         Some(user) if ok && user.is_active => {
             login_throttles::Model::succeeded(&ctx.db, &keys).await?;
             user.touch_login(&ctx.db, &ctx.cache).await?;
+            audit::record(
+                &ctx.db,
+                &by(&user.username),
+                audit::Entry::new("login.succeeded", user.pid.to_string()),
+            )
+            .await?;
             Ok(SignIn::Granted(user))
         }
-        _ => Ok(SignIn::Refused),
+        user => {
+            let reason = match &user {
+                None => "unknown account",
+                Some(u) if !u.is_active => "deactivated account",
+                Some(_) => "wrong password",
+            };
+            audit::record(
+                &ctx.db,
+                &by(login),
+                audit::Entry::new("login.failed", user.as_ref().map(|u| u.pid.to_string()))
+                    .after(serde_json::json!({ "reason": reason })),
+            )
+            .await?;
+            Ok(SignIn::Refused)
+        }
     }
 }
 

@@ -11,8 +11,10 @@ use utoipa_redoc::{Redoc, Servable};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    alerts::AlertsApi, api_keys::ApiKeysApi, auth::AuthApi, events::EventsApi, health::HealthApi,
-    ingest::IngestApi, live::LiveApi, stats::StatsApi, users::UsersApi, webhooks::WebhooksApi,
+    alerts::AlertsApi, allowlist::AllowlistApi, api_keys::ApiKeysApi, audit::AuditApi,
+    auth::AuthApi, escalation::EscalationApi, events::EventsApi, health::HealthApi,
+    ingest::IngestApi, live::LiveApi, metrics::MetricsApi, silences::SilencesApi, stats::StatsApi,
+    users::UsersApi, webhooks::WebhooksApi,
 };
 
 struct SecuritySchemes;
@@ -37,7 +39,7 @@ impl Modify for SecuritySchemes {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-API-Key",
                 "API key from POST /api/api-keys (admin). Scopes: events:write, alerts:read, \
-alerts:write. Limited per key per minute: 429 with RateLimit-* headers beyond it",
+alerts:write, silences:write. Limited per key per minute: 429 with RateLimit-* headers beyond it",
             ))),
         );
     }
@@ -62,7 +64,11 @@ Every path answers with or without a trailing slash.",
         (name = "webhooks", description = "Signed HTTP callbacks for lifecycle envelopes (ADMIN)"),
         (name = "api-keys", description = "Machine credentials with scopes (ADMIN)"),
         (name = "detection", description = "Access logs scored by the detection rules; detections become events"),
-        (name = "operations", description = "Statistics and health probes"),
+        (name = "silences", description = "Silences and weekly maintenance windows: matching alerts stay quiet (ADMIN, or keys with silences:write)"),
+        (name = "allowlist", description = "Trusted source networks: their events open no alert (ADMIN)"),
+        (name = "escalation", description = "Escalation of alerts nobody acknowledged (ADMIN)"),
+        (name = "audit", description = "The tamper-evident audit log (ADMIN)"),
+        (name = "operations", description = "Statistics, metrics and health probes"),
     )
 )]
 pub struct ApiDoc;
@@ -162,6 +168,11 @@ fn merged() -> utoipa::openapi::OpenApi {
     doc.merge(LiveApi::openapi());
     doc.merge(ApiKeysApi::openapi());
     doc.merge(WebhooksApi::openapi());
+    doc.merge(SilencesApi::openapi());
+    doc.merge(AllowlistApi::openapi());
+    doc.merge(AuditApi::openapi());
+    doc.merge(EscalationApi::openapi());
+    doc.merge(MetricsApi::openapi());
     doc
 }
 

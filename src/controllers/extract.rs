@@ -8,7 +8,7 @@ use axum::{
     http::{header, request::Parts, HeaderMap, StatusCode},
     response::IntoResponse,
 };
-use loco_rs::prelude::*;
+use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -202,6 +202,8 @@ pub struct CurrentUser {
     pub user: users::Model,
     /// The API key the request came with, if any.
     pub key: Option<api_keys::Model>,
+    /// Where a refusal is audited: the database and the client address.
+    pub audit: Option<(DatabaseConnection, Option<String>)>,
 }
 
 /// The `X-API-Key` header.
@@ -253,7 +255,12 @@ impl FromRequestParts<AppContext> for CurrentUser {
             if let Some(presented) = parts.headers.get(API_KEY_HEADER) {
                 let presented = presented.to_str().unwrap_or_default().to_string();
                 let granted = super::rate_limit::granted(&parts.extensions);
-                return Self::from_key(ctx, &presented, granted).await;
+                let remote = RemoteIP::from_request_parts(parts, ctx)
+                    .await
+                    .unwrap_or(RemoteIP::None);
+                let mut user = Self::from_key(ctx, &presented, granted).await?;
+                user.audit = Some((ctx.db.clone(), address(&remote)));
+                return Ok(user);
             }
         }
         let has_token = parts.headers.contains_key(header::AUTHORIZATION);
@@ -275,7 +282,11 @@ impl FromRequestParts<AppContext> for CurrentUser {
                 "This account is deactivated",
             )));
         }
-        Ok(Self { user, key: None })
+        Ok(Self {
+            user,
+            key: None,
+            audit: None,
+        })
     }
 }
 
@@ -299,6 +310,7 @@ impl CurrentUser {
         Ok(Self {
             user: grant.owner,
             key: Some(grant.key),
+            audit: None,
         })
     }
 
@@ -319,7 +331,11 @@ impl CurrentUser {
         if !user.is_active {
             return Err(ApiError::unauthorized("This account is deactivated").into());
         }
-        Ok(Self { user, key: None })
+        Ok(Self {
+            user,
+            key: None,
+            audit: None,
+        })
     }
 
     /// The role guard for what only people do (accounts, keys, webhooks):
@@ -349,7 +365,19 @@ impl CurrentUser {
     pub fn authorize(&self, role: Role, scope: Scope) -> Result<&users::Model> {
         match &self.key {
             Some(key) if key.has(scope) => Ok(&self.user),
-            Some(_) => {
+            Some(key) => {
+                if let Some((db, address)) = &self.audit {
+                    crate::models::audit::note(
+                        db,
+                        self.by_address(address.clone()),
+                        crate::models::audit::Entry::new(
+                            "api_key.refused_scope",
+                            key.pid.to_string(),
+                        )
+                        .after(serde_json::json!({"scope": scope.as_str(), "key": key.name})),
+                        Some(&format!("scope:{}:{scope}", key.pid)),
+                    );
+                }
                 Err(ApiError::forbidden(format!("This API key lacks the `{scope}` scope")).into())
             }
             None => self.require_person(role),
@@ -365,6 +393,16 @@ impl CurrentUser {
         }
     }
 
+    /// Who acts, for the audit log, from the client address `remote`.
+    #[must_use]
+    pub fn by(&self, remote: &RemoteIP) -> crate::models::audit::By {
+        self.by_address(address(remote))
+    }
+
+    fn by_address(&self, address: Option<String>) -> crate::models::audit::By {
+        crate::models::audit::By::new(self.actor_name(), address)
+    }
+
     /// Who a request acts as, for idempotency keys: the API key or the user.
     #[must_use]
     pub fn principal_id(&self) -> String {
@@ -372,6 +410,15 @@ impl CurrentUser {
             || self.user.pid.to_string(),
             |key| format!("key:{}", key.pid),
         )
+    }
+}
+
+/// The client address as the audit log records it.
+#[must_use]
+pub fn address(remote: &RemoteIP) -> Option<String> {
+    match remote {
+        RemoteIP::Forwarded(ip) | RemoteIP::Socket(ip) => Some(ip.to_string()),
+        RemoteIP::None => None,
     }
 }
 
@@ -408,6 +455,39 @@ fn parse_positive(
                 )],
             );
             default
+        }
+    }
+}
+
+impl PageParams {
+    /// Every value of the query parameter `name`, in order.
+    #[must_use]
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// 400 naming the first query parameter that is not `page`,
+    /// `page_size` or one of `known`.
+    ///
+    /// # Errors
+    /// 400 `validation_error`.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        let unknown = self.query.iter().find(|(k, _)| {
+            !["page", "page_size"].contains(&k.as_str()) && !known.contains(&k.as_str())
+        });
+        match unknown {
+            Some((k, _)) => Err(ApiError::field(
+                k,
+                format!(
+                    "Unknown parameter. This list takes: page, page_size, {}.",
+                    known.join(", ")
+                ),
+            )),
+            None => Ok(()),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct FeedParams {
     min_severity: Option<String>,
     /// Replay the envelopes after this envelope id, then continue live.
     after: Option<String>,
+    /// Also the envelopes of alerts a silence quiets (default false).
+    include_suppressed: Option<bool>,
 }
 
 /// Whether the request's `Origin` names the host it was sent to.
@@ -134,6 +136,7 @@ async fn alerts_feed(
         CurrentUser {
             user: console.user,
             key: None,
+            audit: None,
         }
     };
     user.authorize(Role::Analyst, Scope::AlertsRead)?;
@@ -180,7 +183,11 @@ async fn alerts_feed(
     } else {
         ws
     };
-    Ok(upgrade.on_upgrade(move |socket| session(socket, live, replay, min, ping)))
+    let filter = Filter {
+        min,
+        suppressed: params.include_suppressed.unwrap_or(false),
+    };
+    Ok(upgrade.on_upgrade(move |socket| session(socket, live, replay, filter, ping)))
 }
 
 async fn send(socket: &mut WebSocket, msg: Message) -> bool {
@@ -245,13 +252,44 @@ struct Replay {
     rows: Vec<Delivered>,
 }
 
+/// What a feed client asked to see.
+#[derive(Debug, Clone, Copy)]
+struct Filter {
+    min: Severity,
+    /// Envelopes of suppressed alerts too.
+    suppressed: bool,
+}
+
+impl Filter {
+    fn wants(self, d: &Delivered) -> bool {
+        d.severity_rank >= self.min.rank() && (self.suppressed || !d.suppressed)
+    }
+}
+
+/// Counts a feed client for `/metrics` while it is connected.
+struct Connected;
+
+impl Connected {
+    fn new() -> Self {
+        metrics::gauge!("vigil_feed_clients").increment(1);
+        Self
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        metrics::gauge!("vigil_feed_clients").decrement(1);
+    }
+}
+
 async fn session(
     mut socket: WebSocket,
     mut live: broadcast::Receiver<Arc<Delivered>>,
     replay: Replay,
-    min: Severity,
+    filter: Filter,
     ping_every: Duration,
 ) {
+    let _connected = Connected::new();
     let Replay {
         anchor,
         rows: replay,
@@ -267,7 +305,7 @@ async fn session(
         return;
     }
     let replayed: HashSet<i64> = replay.iter().map(|d| d.id).collect();
-    for d in replay.into_iter().filter(|d| d.severity_rank >= min.rank()) {
+    for d in replay.into_iter().filter(|d| filter.wants(d)) {
         if !send(&mut socket, Message::Text(d.text)).await {
             return;
         }
@@ -278,7 +316,7 @@ async fn session(
             next = live.recv() => match next {
                 Ok(d) => {
                     let wanted = |d: &Delivered| {
-                        d.severity_rank >= min.rank() && d.id > anchor && !replayed.contains(&d.id)
+                        filter.wants(d) && d.id > anchor && !replayed.contains(&d.id)
                     };
                     match send_waiting(&mut socket, &mut live, d, wanted).await {
                         Ok(true) => {}

@@ -115,6 +115,8 @@ fn request_span(req: &Request) -> tracing::Span {
 /// When the API-key rate limiter cannot be made (a bad `REDIS_URL`).
 pub fn wrap(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
     let limits = Arc::new(super::rate_limit::KeyLimits::new(ctx)?);
+    crate::controllers::metrics::handle();
+    let router = router.layer(from_fn(super::metrics::note_route));
     Ok(AxumRouter::new()
         .fallback_service(router)
         .layer(from_fn(super::console::frame))
@@ -125,7 +127,8 @@ pub fn wrap(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
         ))
         .layer(from_fn(crate::errors::envelope))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(map_request(request_id)))
+        .layer(map_request(request_id))
+        .layer(from_fn(super::metrics::track)))
 }
 
 #[cfg(test)]

@@ -235,6 +235,27 @@ pub async fn limit_api_keys(
     let limit = u32::try_from(grant.key.rate_limit_per_minute.max(1)).unwrap_or(u32::MAX);
     let state = limits.hit(&grant.key.key_hash, limit).await;
     if !state.allowed {
+        let address = {
+            let (mut parts, body) = req.into_parts();
+            let remote = <loco_rs::controller::middleware::remote_ip::RemoteIP as axum::extract::FromRequestParts<_>>::from_request_parts(
+                &mut parts,
+                &limits.ctx,
+            )
+            .await
+            .unwrap_or(loco_rs::controller::middleware::remote_ip::RemoteIP::None);
+            drop(body);
+            super::extract::address(&remote)
+        };
+        crate::models::audit::note(
+            &limits.ctx.db,
+            crate::models::audit::By::new(
+                format!("{} (API key {})", grant.owner.username, grant.key.name),
+                address,
+            ),
+            crate::models::audit::Entry::new("api_key.rate_limited", grant.key.pid.to_string())
+                .after(serde_json::json!({"limit_per_minute": limit})),
+            Some(&format!("rate:{}", grant.key.pid)),
+        );
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -1,5 +1,5 @@
 //! Account administration (admins only).
-use loco_rs::prelude::*;
+use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
@@ -72,13 +72,16 @@ async fn show(
 #[debug_handler]
 async fn update(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<AccessChange>,
 ) -> ApiResult {
     let admin = user.require_person(Role::Admin)?;
     let target = load(&ctx, &id).await?;
-    let updated = target.change_access(&ctx.db, &ctx.cache, &change).await?;
+    let updated = target
+        .change_access(&ctx.db, &ctx.cache, &user.by(&remote), &change)
+        .await?;
     tracing::info!(admin = %admin.pid, user = %updated.pid, role = %updated.role, active = updated.is_active, "access changed");
     Ok(format::json(UserResponse::from(&updated))?)
 }

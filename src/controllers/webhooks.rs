@@ -1,6 +1,6 @@
 //! Webhook administration and delivery logs (admins only, signed in).
 use axum::http::StatusCode;
-use loco_rs::prelude::*;
+use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
 
 use crate::{
     controllers::extract::{CurrentUser, JsonBody, PageParams},
@@ -30,12 +30,14 @@ use crate::{
 #[debug_handler]
 async fn create(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     JsonBody(params): JsonBody<NewWebhook>,
 ) -> ApiResult {
     let admin = user.require_person(Role::Admin)?;
     let policy = Settings::get(&ctx).webhooks.outbound();
-    let (row, secret) = webhooks::Model::create(&ctx.db, admin, &params, &policy).await?;
+    let (row, secret) =
+        webhooks::Model::create(&ctx.db, admin, &user.by(&remote), &params, &policy).await?;
     tracing::info!(admin = %admin.pid, webhook = %row.pid, url = %row.url, "webhook created");
     Ok(format::render()
         .status(StatusCode::CREATED)
@@ -103,6 +105,7 @@ async fn show(
 #[debug_handler]
 async fn update(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<WebhookChange>,
@@ -110,7 +113,12 @@ async fn update(
     let admin = user.require_person(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id)
         .await?
-        .change(&ctx.db, &change, &Settings::get(&ctx).webhooks.outbound())
+        .change(
+            &ctx.db,
+            &user.by(&remote),
+            &change,
+            &Settings::get(&ctx).webhooks.outbound(),
+        )
         .await?;
     tracing::info!(admin = %admin.pid, webhook = %hook.pid, enabled = hook.enabled, "webhook changed");
     if hook.enabled {
@@ -134,13 +142,14 @@ async fn update(
 #[debug_handler]
 async fn remove(
     user: CurrentUser,
+    remote: RemoteIP,
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
 ) -> ApiResult {
     let admin = user.require_person(Role::Admin)?;
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id).await?;
     let pid = hook.pid;
-    hook.remove(&ctx.db).await?;
+    hook.remove(&ctx.db, &user.by(&remote)).await?;
     tracing::info!(admin = %admin.pid, webhook = %pid, "webhook deleted");
     Ok(format::render().status(StatusCode::NO_CONTENT).empty()?)
 }

@@ -33,6 +33,8 @@ pub enum Col {
     /// A string holding JSON text, stored as that JSON (for a document
     /// already serialised, such as an outbox envelope).
     JsonText,
+    /// A JSON boolean (SQLite stores 1 or 0).
+    Bool,
 }
 
 impl Col {
@@ -44,6 +46,7 @@ impl Col {
             Self::BigInt => "bigint",
             Self::Time => "timestamptz",
             Self::Json => "json",
+            Self::Bool => "boolean",
         }
     }
 }

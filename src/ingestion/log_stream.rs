@@ -155,6 +155,7 @@ impl LogIngest {
         match parse_with(text, &mut self.times) {
             Ok(line) => {
                 self.counts.parsed += 1;
+                metrics::counter!("vigil_detection_lines_total", "result" => "parsed").increment(1);
                 let verdict = self.detector.inspect(&line);
                 if verdict.severity() >= Severity::Medium {
                     match self.event_for(&line, &verdict, now) {
@@ -170,6 +171,8 @@ impl LogIngest {
             }
             Err(e) => {
                 self.counts.malformed += 1;
+                metrics::counter!("vigil_detection_lines_total", "result" => "malformed")
+                    .increment(1);
                 if self.errors.len() < REPORTED_ERRORS {
                     self.errors.push(LineError {
                         line: self.line_no,
@@ -186,6 +189,7 @@ impl LogIngest {
         self.line_no += 1;
         self.counts.lines += 1;
         self.counts.malformed += 1;
+        metrics::counter!("vigil_detection_lines_total", "result" => "malformed").increment(1);
         if self.errors.len() < REPORTED_ERRORS {
             self.errors.push(LineError {
                 line: self.line_no,
@@ -221,6 +225,7 @@ impl LogIngest {
             .submit_log_batch(items, correlation_id, position)
             .await?;
         self.counts.events += stored.len() as u64;
+
         for item in &stored {
             if let Some(alert) = &item.alert {
                 self.alerts.insert(alert.id);

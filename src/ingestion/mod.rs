@@ -3,5 +3,6 @@
 //! cut into lines, scored by `crate::detection` and turned into events
 //! (`log_stream`); a log file is followed across rotations (`follower`).
 pub mod follower;
+pub mod gate;
 pub mod log_stream;
 pub mod writer;

@@ -19,6 +19,7 @@ use std::{collections::HashSet, sync::Arc};
 use loco_rs::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
+use super::gate::{Gate, Snapshot};
 use crate::models::{
     events::{IngestRequest, Ingested, Model as Event},
     idempotency_keys::{self, IdempotentRequest, StoredAnswer},
@@ -49,6 +50,11 @@ const QUEUE: usize = 1_024;
 pub trait AnswerShape: Send + Sync + 'static {
     /// The status and body for `done`, the request's stored events.
     fn render(&self, done: &[Ingested]) -> StoredAnswer;
+
+    /// How the events came (`/metrics`'s `path` label).
+    fn path(&self) -> &'static str {
+        "single"
+    }
 }
 
 /// An idempotent request: its key, and the shape of its answer.
@@ -59,6 +65,8 @@ pub struct Idempotency {
 
 struct Job {
     items: Vec<NewEvent>,
+    /// `single`, `batch` or `log`, for `/metrics`.
+    path: &'static str,
     correlation_id: String,
     idempotency: Option<Idempotency>,
     /// A log file's read position, saved with these events.
@@ -88,6 +96,7 @@ pub struct IngestWriter {
     tx: mpsc::Sender<Work>,
     state: StorageState,
     last_probe: Arc<tokio::sync::Mutex<Option<ProbeResult>>>,
+    gate: Arc<Gate>,
 }
 
 /// When the last write probe ran and how it went.
@@ -101,12 +110,20 @@ impl IngestWriter {
     pub fn start(db: DatabaseConnection, threshold: Severity, feed: Option<Arc<Feed>>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let state = StorageState::default();
-        tokio::spawn(run(db, threshold, rx, feed, state.clone()));
+        let gate = Arc::new(Gate::default());
+        tokio::spawn(run(db, threshold, rx, feed, state.clone(), gate.clone()));
         Self {
             tx,
             state,
             last_probe: Arc::default(),
+            gate,
         }
+    }
+
+    /// The allowlist and silences this writer applies.
+    #[must_use]
+    pub fn gate(&self) -> Arc<Gate> {
+        self.gate.clone()
     }
 
     /// Why storage has been refusing this writer's writes, if it has and
@@ -175,8 +192,9 @@ impl IngestWriter {
         key: Option<IdempotentRequest>,
         answer: impl AnswerShape,
     ) -> Result<StoredAnswer> {
+        let path = answer.path();
         let Some(request) = key else {
-            let done = self.submit(items, correlation_id, None, None).await?;
+            let done = self.submit(items, path, correlation_id, None, None).await?;
             return Ok(match done {
                 Done::Stored(ingested) => answer.render(&ingested),
                 Done::Answered(stored) => stored,
@@ -190,7 +208,7 @@ impl IngestWriter {
             answer: Box::new(answer),
         };
         match self
-            .submit(items, correlation_id, Some(idempotency), None)
+            .submit(items, path, correlation_id, Some(idempotency), None)
             .await?
         {
             Done::Answered(stored) => Ok(stored),
@@ -212,7 +230,10 @@ impl IngestWriter {
         correlation_id: &str,
         position: Option<Position>,
     ) -> Result<Vec<Ingested>> {
-        match self.submit(items, correlation_id, None, position).await? {
+        match self
+            .submit(items, "log", correlation_id, None, position)
+            .await?
+        {
             Done::Stored(ingested) => Ok(ingested),
             // Not reached: without a key nothing is answered in the writer.
             Done::Answered(_) => Err(Error::string("a log batch got a stored answer")),
@@ -222,6 +243,7 @@ impl IngestWriter {
     async fn submit(
         &self,
         items: Vec<NewEvent>,
+        path: &'static str,
         correlation_id: &str,
         idempotency: Option<Idempotency>,
         position: Option<Position>,
@@ -229,6 +251,7 @@ impl IngestWriter {
         let (done, reply) = oneshot::channel();
         let job = Job {
             items,
+            path,
             correlation_id: correlation_id.to_string(),
             idempotency,
             position,
@@ -249,6 +272,7 @@ async fn run(
     mut rx: mpsc::Receiver<Work>,
     feed: Option<Arc<Feed>>,
     state: StorageState,
+    gate: Arc<Gate>,
 ) {
     let mut carried: Option<Job> = None;
     let mut probes = Vec::new();
@@ -280,7 +304,11 @@ async fn run(
                 Err(_) => break,
             }
         }
-        round(&db, threshold, jobs, feed.as_deref(), &state).await;
+        metrics::histogram!("vigil_writer_round_events").record(events as f64);
+        let rules = gate.current(&db).await;
+        let started = std::time::Instant::now();
+        round(&db, threshold, jobs, feed.as_deref(), &state, &rules).await;
+        metrics::histogram!("vigil_writer_commit_seconds").record(started.elapsed().as_secs_f64());
         for done in probes.drain(..) {
             probe(&db, &state, done).await;
         }
@@ -317,6 +345,7 @@ async fn round(
     jobs: Vec<Job>,
     feed: Option<&Feed>,
     state: &StorageState,
+    rules: &Snapshot,
 ) {
     // A retry queued behind its own first attempt goes after this round,
     // where it finds the stored answer.
@@ -337,7 +366,7 @@ async fn round(
         alone.insert(0, together.remove(0));
     }
     if !together.is_empty() {
-        match commit_together(db, threshold, &together, feed, state).await {
+        match commit_together(db, threshold, &together, feed, state, rules).await {
             Ok(replies) => {
                 for (job, reply) in together.into_iter().zip(replies) {
                     let _ = job.done.send(Ok(reply));
@@ -353,10 +382,15 @@ async fn round(
         }
     }
     for job in alone {
-        let reply = commit_alone(db, threshold, &job, feed, state).await;
+        let reply = commit_alone(db, threshold, &job, feed, state, rules).await;
         note(state, &reply);
         let _ = job.done.send(reply);
     }
+}
+
+/// Counts a stored job's events for `/metrics`.
+fn counted(job: &Job) {
+    crate::controllers::metrics::ingested(job.path, job.items.iter().map(|e| e.severity.as_str()));
 }
 
 /// After a commit: hands the claimed envelopes to the dispatcher, or pokes
@@ -377,6 +411,7 @@ async fn commit_together(
     jobs: &[Job],
     feed: Option<&Feed>,
     state: &StorageState,
+    rules: &Snapshot,
 ) -> Result<Vec<Done>> {
     let txn = crate::db::write::begin_immediate(db).await?;
     // Idempotent requests answered since they were queued are replays.
@@ -401,8 +436,14 @@ async fn commit_together(
             correlation_id: &j.correlation_id,
         })
         .collect();
-    let (stored, claimed) =
-        Event::ingest(&txn, &requests, threshold, feed.and_then(Feed::claimant)).await?;
+    let (stored, claimed) = Event::ingest(
+        &txn,
+        &requests,
+        threshold,
+        rules,
+        feed.and_then(Feed::claimant),
+    )
+    .await?;
     let mut stored = stored.into_iter();
     for job in &fresh {
         if let Some(position) = &job.position {
@@ -430,6 +471,9 @@ async fn commit_together(
     if fresh.iter().any(|j| !j.items.is_empty()) {
         state.succeeded();
     }
+    for job in &fresh {
+        counted(job);
+    }
     committed(feed, claimed);
     Ok(replies.into_iter().flatten().collect())
 }
@@ -440,6 +484,7 @@ async fn commit_alone(
     job: &Job,
     feed: Option<&Feed>,
     state: &StorageState,
+    rules: &Snapshot,
 ) -> Result<Done> {
     if let Some(idem) = &job.idempotency {
         if let Some(answer) = idempotency_keys::Model::replay(db, &idem.request).await? {
@@ -454,6 +499,7 @@ async fn commit_alone(
             correlation_id: &job.correlation_id,
         }],
         threshold,
+        rules,
         feed.and_then(Feed::claimant),
     )
     .await?;
@@ -464,6 +510,7 @@ async fn commit_alone(
     let wrote = !job.items.is_empty();
     let Some(idem) = &job.idempotency else {
         txn.commit().await?;
+        counted(job);
         if wrote {
             state.succeeded();
         }
@@ -480,6 +527,7 @@ async fn commit_alone(
             .ok_or_else(|| Error::string("idempotency key vanished"));
     }
     txn.commit().await?;
+    counted(job);
     // The stored answer is a write even without events.
     state.succeeded();
     committed(feed, claimed);

@@ -13,6 +13,7 @@ use std::{
 use loco_rs::app::AppContext;
 use tokio::task::{AbortHandle, JoinHandle};
 
+pub mod operations;
 pub mod outbox;
 pub mod sqlite_wal;
 

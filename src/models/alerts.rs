@@ -52,6 +52,12 @@ pub struct AlertSnapshot {
     pub updated_at: chrono::DateTime<Utc>,
     pub acknowledged_at: Option<chrono::DateTime<Utc>>,
     pub resolved_at: Option<chrono::DateTime<Utc>>,
+    /// A silence quiets it: no webhook, and the live feed shows it only to
+    /// clients that ask (`?include_suppressed=true`). Resolutions are
+    /// notified regardless.
+    pub suppressed: bool,
+    /// The id of that silence.
+    pub silenced_by: Option<String>,
 }
 
 impl From<&Model> for AlertSnapshot {
@@ -75,6 +81,8 @@ impl From<&Model> for AlertSnapshot {
             updated_at: a.updated_at.with_timezone(&Utc),
             acknowledged_at: a.acknowledged_at.map(|t| t.with_timezone(&Utc)),
             resolved_at: a.resolved_at.map(|t| t.with_timezone(&Utc)),
+            suppressed: a.suppressed,
+            silenced_by: a.silenced_by.clone(),
         }
     }
 }
@@ -212,7 +220,7 @@ impl AlertEdit {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de>,
@@ -368,6 +376,41 @@ impl Model {
         Ok(out)
     }
 
+    /// The alerts created since `since` that `wanted` picks: how many, how
+    /// many were checked, and the newest ten, read a thousand at a time.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn matching_since(
+        db: &DatabaseConnection,
+        since: DateTime<Utc>,
+        wanted: impl Fn(&Self) -> bool,
+    ) -> ModelResult<(u64, u64, Vec<Self>)> {
+        let (mut matched, mut checked, mut sample) = (0, 0, Vec::new());
+        let mut before = i64::MAX;
+        loop {
+            let rows = Entity::find()
+                .filter(Column::CreatedAt.gte(since.fixed_offset()))
+                .filter(Column::Id.lt(before))
+                .order_by_desc(Column::Id)
+                .limit(1_000)
+                .all(db)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            before = last.id;
+            for alert in rows {
+                checked += 1;
+                if wanted(&alert) {
+                    matched += 1;
+                    if sample.len() < 10 {
+                        sample.push(alert);
+                    }
+                }
+            }
+        }
+        Ok((matched, checked, sample))
+    }
+
     /// The envelope payload of this alert (its API representation).
     #[must_use]
     pub fn envelope_payload(&self) -> Value {
@@ -415,12 +458,27 @@ impl Model {
         note: Option<&str>,
         actor: Actor<'_>,
     ) -> Result<Self> {
+        Ok(Self::move_status(db, pid, to, note, actor).await?.0)
+    }
+
+    /// [`Self::change_status`], also telling whether this call moved it
+    /// (false: it already had that status).
+    ///
+    /// # Errors
+    /// As [`Self::change_status`].
+    pub async fn move_status(
+        db: &DatabaseConnection,
+        pid: &str,
+        to: AlertStatus,
+        note: Option<&str>,
+        actor: Actor<'_>,
+    ) -> Result<(Self, bool)> {
         check_note(note)?;
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let alert = Self::find_by_pid(&txn, pid).await?;
         let from = alert.status();
         match from.can_move_to(to) {
-            Transition::NoOp => return Ok(alert),
+            Transition::NoOp => return Ok((alert, false)),
             Transition::Invalid => return Err(ChangeError::InvalidTransition { from, to }.into()),
             Transition::Allowed => {}
         }
@@ -436,7 +494,12 @@ impl Model {
         } else if !to.is_open() {
             am.open_fingerprint = ActiveValue::set(None);
         }
-        if to != AlertStatus::Open && to != AlertStatus::Ignored && alert.acknowledged_at.is_none()
+        // The server escalating an alert nobody took is no acknowledgement.
+        let by_system = actor.name == super::audit::SYSTEM;
+        if to != AlertStatus::Open
+            && to != AlertStatus::Ignored
+            && alert.acknowledged_at.is_none()
+            && !by_system
         {
             am.acknowledged_at = ActiveValue::set(Some(now.into()));
         }
@@ -484,13 +547,17 @@ impl Model {
         payload["previous_status"] = json!(from.as_str());
         let sev = updated.severity();
         let cid = actor.correlation_id;
-        outbox_envelopes::Model::append(
+        // Resolutions are always notified; other changes of a suppressed
+        // alert are not.
+        let quiet = updated.suppressed && to != AlertStatus::Resolved;
+        outbox_envelopes::Model::append_marked(
             &txn,
             EnvelopeType::StatusChanged,
             updated.pid,
             sev,
             payload.clone(),
             cid,
+            quiet,
         )
         .await?;
         let specific = match to {
@@ -504,10 +571,23 @@ impl Model {
             _ => None,
         };
         if let Some(kind) = specific {
-            outbox_envelopes::Model::append(&txn, kind, updated.pid, sev, payload, cid).await?;
+            outbox_envelopes::Model::append_marked(
+                &txn,
+                kind,
+                updated.pid,
+                sev,
+                payload,
+                cid,
+                quiet,
+            )
+            .await?;
+        }
+        if !to.is_open() {
+            // "Silence until resolved" ends with the alert.
+            super::silences::Model::end_for_alert(&txn, updated.id, cid).await?;
         }
         txn.commit().await?;
-        Ok(updated)
+        Ok((updated, true))
     }
 
     /// Adds a free-text note to the alert's history.
@@ -595,13 +675,14 @@ impl Model {
             },
         )
         .await?;
-        outbox_envelopes::Model::append(
+        outbox_envelopes::Model::append_marked(
             &txn,
             EnvelopeType::Updated,
             updated.pid,
             updated.severity(),
             updated.payload(),
             actor.correlation_id,
+            updated.suppressed,
         )
         .await?;
         txn.commit().await?;
@@ -640,6 +721,9 @@ impl Listable for Entity {
         }
         if !f.tag.is_empty() {
             sel = sel.filter(tagged_any(&f.tag, backend));
+        }
+        if let Some(suppressed) = f.suppressed {
+            sel = sel.filter(Column::Suppressed.eq(suppressed));
         }
         if let Some(text) = &f.search {
             // SPEC §5: source, event type, title, and the description of

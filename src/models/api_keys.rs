@@ -46,12 +46,16 @@ pub enum Scope {
     #[serde(rename = "alerts:write")]
     #[strum(serialize = "alerts:write")]
     AlertsWrite,
+    /// Create, change and end silences (maintenance windows, mutes).
+    #[serde(rename = "silences:write")]
+    #[strum(serialize = "silences:write")]
+    SilencesWrite,
 }
 
 impl Scope {
     pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
-    /// `events:write`, `alerts:read` or `alerts:write`.
+    /// `events:write`, `alerts:read`, `alerts:write` or `silences:write`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         self.into()
@@ -66,7 +70,7 @@ impl FromStr for Scope {
             .copied()
             .find(|scope| scope.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown scope `{s}`: expected events:write, alerts:read or alerts:write")
+                format!("unknown scope `{s}`: expected events:write, alerts:read, alerts:write or silences:write")
             })
     }
 }
@@ -197,6 +201,7 @@ impl Model {
     pub async fn create(
         db: &DatabaseConnection,
         owner: &users::Model,
+        by: &super::audit::By,
         params: &NewKey,
     ) -> Result<(Self, String)> {
         let scopes = params.check(Utc::now()).map_err(Invalid)?;
@@ -219,9 +224,17 @@ impl Model {
             expires_at: ActiveValue::set(params.expires_at.map(Into::into)),
             user_id: ActiveValue::set(owner.id),
             ..Default::default()
-        }
-        .insert(db)
+        };
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
+        let row = row.insert(&txn).await?;
+        super::audit::append(
+            &txn,
+            by,
+            super::audit::Entry::new("api_key.created", row.pid.to_string())
+                .after(row.audit_view()),
+        )
         .await?;
+        txn.commit().await?;
         Ok((row, key))
     }
 
@@ -322,13 +335,38 @@ impl Model {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn revoke(self, db: &DatabaseConnection) -> ModelResult<Self> {
+    pub async fn revoke(self, db: &DatabaseConnection, by: &super::audit::By) -> ModelResult<Self> {
         if self.revoked_at.is_some() {
             return Ok(self);
         }
+        let before = self.audit_view();
         let mut row: ActiveModel = self.into();
         row.revoked_at = ActiveValue::set(Some(Utc::now().into()));
-        Ok(row.update(db).await?)
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
+        let row = row.update(&txn).await?;
+        super::audit::append(
+            &txn,
+            by,
+            super::audit::Entry::new("api_key.revoked", row.pid.to_string())
+                .before(before)
+                .after(row.audit_view()),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// What the audit log shows of a key (never the key or its hash).
+    #[must_use]
+    pub fn audit_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": self.scopes,
+            "rate_limit_per_minute": self.rate_limit_per_minute,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        })
     }
 }
 

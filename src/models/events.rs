@@ -15,9 +15,13 @@ use super::{
     listing::{search_any, CursorKey, ListQuery, Listable, SortKey},
     outbox_envelopes::{self, EnvelopeType},
     severity::Severity,
-    tallies,
+    suppression, tallies,
 };
-use crate::db::bulk;
+use crate::{db::bulk, ingestion::gate::Snapshot};
+
+fn total_of(requests: &[IngestRequest<'_>]) -> usize {
+    requests.iter().map(|r| r.events.len()).sum()
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -37,6 +41,7 @@ struct EventRow<'a> {
     dedup_key: Option<&'a str>,
     fingerprint: &'a str,
     alert_id: Option<i64>,
+    allowlisted: bool,
     created_at: String,
     updated_at: String,
 }
@@ -57,6 +62,7 @@ impl<'a> From<&'a Model> for EventRow<'a> {
             dedup_key: e.dedup_key.as_deref(),
             fingerprint: &e.fingerprint,
             alert_id: e.alert_id,
+            allowlisted: e.allowlisted,
             created_at: bulk::time(&e.created_at),
             updated_at: bulk::time(&e.updated_at),
         }
@@ -65,7 +71,7 @@ impl<'a> From<&'a Model> for EventRow<'a> {
 
 /// The events insert (the columns of [`EventRow`]), returning the row ids.
 fn events_insert_sql(backend: sea_orm::DbBackend) -> String {
-    use bulk::Col::{BigInt, Json, SmallInt, Text, Time, Uuid as Id};
+    use bulk::Col::{BigInt, Bool, Json, SmallInt, Text, Time, Uuid as Id};
     bulk::insert_sql(
         backend,
         "events",
@@ -83,6 +89,7 @@ fn events_insert_sql(backend: sea_orm::DbBackend) -> String {
             ("dedup_key", Text),
             ("fingerprint", Text),
             ("alert_id", BigInt),
+            ("allowlisted", Bool),
             ("created_at", Time),
             ("updated_at", Time),
         ],
@@ -123,9 +130,20 @@ impl Model {
         db: &C,
         requests: &[IngestRequest<'_>],
         threshold: Severity,
+        rules: &Snapshot,
         claimed_by: Option<Uuid>,
     ) -> ModelResult<(Vec<Vec<Ingested>>, Vec<outbox_envelopes::Claimed>)> {
         let now = Utc::now();
+        // Allowlisted sources are stored, marked, and promote nothing.
+        let allowlisted: Vec<bool> = if rules.allowlist.is_empty() {
+            vec![false; total_of(requests)]
+        } else {
+            requests
+                .iter()
+                .flat_map(|r| r.events.iter())
+                .map(|e| e.source_ip.is_some_and(|ip| rules.allowlist.contains(ip)))
+                .collect()
+        };
         let total: usize = requests.iter().map(|r| r.events.len()).sum();
         let flat = || {
             requests
@@ -139,8 +157,10 @@ impl Model {
         let mut promotions: Vec<alerts::Promotion<'_>> = Vec::new();
         let mut cids: Vec<&str> = Vec::new();
         let mut group_of: HashMap<&str, usize> = HashMap::new();
-        for (((item, cid), fp), &pid) in flat().zip(&fingerprints).zip(&pids) {
-            if item.severity < threshold {
+        for ((((item, cid), fp), &pid), &allowed) in
+            flat().zip(&fingerprints).zip(&pids).zip(&allowlisted)
+        {
+            if item.severity < threshold || allowed {
                 continue;
             }
             if let Some(&g) = group_of.get(fp.as_str()) {
@@ -164,7 +184,32 @@ impl Model {
                 cids.push(cid);
             }
         }
-        let alerts = alerts::Model::promote(db, &promotions).await?;
+        let mut alerts = alerts::Model::promote(db, &promotions).await?;
+
+        // Silences: each alert marked as the silences in force say.
+        let mut marks = Vec::new();
+        let mut suppressed_events = 0_u64;
+        for p in &promotions {
+            let Some(promoted) = alerts.get_mut(p.fingerprint) else {
+                return Err(ModelError::EntityNotFound);
+            };
+            let alert = &mut promoted.alert;
+            if rules.silences.is_empty() && !alert.suppressed {
+                continue;
+            }
+            let silencer =
+                suppression::silencer(&rules.silences, alert, p.first.dedup_key.as_deref(), now);
+            let by = silencer.map(|s| s.to_string());
+            if alert.suppressed != silencer.is_some() || alert.silenced_by != by {
+                marks.push((alert.id, silencer));
+                alert.suppressed = silencer.is_some();
+                alert.silenced_by = by;
+            }
+            if alert.suppressed {
+                suppressed_events += u64::try_from(p.occurrences).unwrap_or_default();
+            }
+        }
+        suppression::mark(db, &marks).await?;
 
         // History and envelopes in the order the alerts were first touched.
         let mut opened = Vec::new();
@@ -185,9 +230,16 @@ impl Model {
                 severity: alert.severity(),
                 payload: alert.envelope_payload(),
                 correlation_id: cid,
+                suppressed: alert.suppressed,
             });
         }
         alert_histories::Model::record_created(db, &opened).await?;
+        let allowlisted_events = allowlisted.iter().filter(|a| **a).count() as u64;
+        metrics::counter!("vigil_alerts_opened_total").increment(opened.len() as u64);
+        metrics::counter!("vigil_alerts_joined_total")
+            .increment((promotions.len() - opened.len()) as u64);
+        metrics::counter!("vigil_events_suppressed_total").increment(suppressed_events);
+        metrics::counter!("vigil_events_allowlisted_total").increment(allowlisted_events);
         tallies::Model::add(
             db,
             &[
@@ -208,8 +260,10 @@ impl Model {
         let created = stamp(now);
         let mut events = Vec::with_capacity(total);
         let mut alert_of = Vec::with_capacity(total);
-        for (((item, _), pid), fingerprint) in flat().zip(&pids).zip(fingerprints) {
-            let alert = (item.severity >= threshold)
+        for ((((item, _), pid), fingerprint), &allowed) in
+            flat().zip(&pids).zip(fingerprints).zip(&allowlisted)
+        {
+            let alert = (item.severity >= threshold && !allowed)
                 .then(|| alerts.get(&fingerprint).map(|p| &p.alert))
                 .flatten();
             events.push(Self {
@@ -227,6 +281,7 @@ impl Model {
                 dedup_key: item.dedup_key.clone(),
                 fingerprint,
                 alert_id: alert.map(|a| a.id),
+                allowlisted: allowed,
                 created_at: created,
                 updated_at: created,
             });

@@ -91,6 +91,8 @@ pub struct Filters {
     pub assignee: Vec<String>,
     /// Alerts carrying any of these tags.
     pub tag: Vec<String>,
+    /// Alerts a silence quiets (true) or not (false).
+    pub suppressed: Option<bool>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub search: Option<String>,
@@ -195,6 +197,22 @@ impl Resource {
             names.join(", ")
         ));
         Ordering::default()
+    }
+}
+
+/// The last value of a `true`/`false` parameter `name`.
+pub fn flag(name: &str, raw: &[String], errors: &mut FieldErrors) -> Option<bool> {
+    let raw = raw.last()?;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => {
+            errors
+                .entry(name.into())
+                .or_default()
+                .push(format!("`{raw}` is not a boolean: use true or false."));
+            None
+        }
     }
 }
 

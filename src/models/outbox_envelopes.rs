@@ -17,6 +17,9 @@ pub struct Delivered {
     pub id: i64,
     pub envelope_id: Uuid,
     pub severity_rank: i16,
+    /// About a suppressed alert: only feed clients that ask see it, and no
+    /// webhook gets it.
+    pub suppressed: bool,
     /// The envelope as JSON text, shared by every subscriber's socket
     /// (cloning it is a reference count, not a copy).
     pub text: axum::extract::ws::Utf8Bytes,
@@ -28,6 +31,7 @@ impl From<&Model> for Delivered {
             id: row.id,
             envelope_id: row.envelope_id,
             severity_rank: row.severity_rank,
+            suppressed: row.suppressed,
             text: row.envelope.to_string().into(),
         }
     }
@@ -46,14 +50,27 @@ pub const ENVELOPE_VERSION: u32 = 1;
 /// The lifecycle event types of SPEC §6: `alert.created`, … Webhooks
 /// subscribe by these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
-#[strum(prefix = "alert.", serialize_all = "snake_case")]
 pub enum EnvelopeType {
+    #[strum(serialize = "alert.created")]
     Created,
+    #[strum(serialize = "alert.updated")]
     Updated,
+    #[strum(serialize = "alert.status_changed")]
     StatusChanged,
+    #[strum(serialize = "alert.escalated")]
     Escalated,
+    #[strum(serialize = "alert.mitigated")]
     Mitigated,
+    #[strum(serialize = "alert.resolved")]
     Resolved,
+    #[strum(serialize = "silence.created")]
+    SilenceCreated,
+    #[strum(serialize = "silence.updated")]
+    SilenceUpdated,
+    #[strum(serialize = "silence.expired")]
+    SilenceExpired,
+    #[strum(serialize = "silence.deleted")]
+    SilenceDeleted,
 }
 
 impl EnvelopeType {
@@ -99,6 +116,7 @@ struct EnvelopeRow<'a> {
     severity_rank: i16,
     envelope: String,
     claimed_by: Option<Uuid>,
+    suppressed: bool,
     created_at: String,
     updated_at: String,
 }
@@ -117,6 +135,7 @@ fn append_sql(backend: sea_orm::DbBackend) -> String {
             ("severity_rank", Col::SmallInt),
             ("envelope", Col::JsonText),
             ("claimed_by", Col::Uuid),
+            ("suppressed", Col::Bool),
             ("created_at", Col::Time),
             ("updated_at", Col::Time),
         ],
@@ -134,6 +153,8 @@ pub struct NewEnvelope<'a> {
     pub payload: Value,
     /// The request that caused it.
     pub correlation_id: &'a str,
+    /// About a suppressed alert (see [`Delivered::suppressed`]).
+    pub suppressed: bool,
 }
 
 impl Model {
@@ -150,12 +171,38 @@ impl Model {
         payload: Value,
         correlation_id: &str,
     ) -> ModelResult<()> {
+        Self::append_marked(
+            db,
+            kind,
+            alert_pid,
+            severity,
+            payload,
+            correlation_id,
+            false,
+        )
+        .await
+    }
+
+    /// [`Self::append`], for an alert that may be suppressed.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn append_marked<C: ConnectionTrait>(
+        db: &C,
+        kind: EnvelopeType,
+        alert_pid: Uuid,
+        severity: Severity,
+        payload: Value,
+        correlation_id: &str,
+        suppressed: bool,
+    ) -> ModelResult<()> {
         let envelope = NewEnvelope {
             kind,
             alert_pid,
             severity,
             payload,
             correlation_id,
+            suppressed,
         };
         Self::append_many(db, vec![envelope], None).await?;
         Ok(())
@@ -187,6 +234,7 @@ impl Model {
             severity,
             payload,
             correlation_id,
+            suppressed,
         } in envelopes
         {
             let id = Uuid::now_v7();
@@ -212,6 +260,7 @@ impl Model {
                 severity_rank: severity.rank(),
                 envelope: text,
                 claimed_by,
+                suppressed,
                 created_at: stamp.clone(),
                 updated_at: stamp.clone(),
             });
@@ -237,6 +286,7 @@ impl Model {
                     id,
                     envelope_id,
                     severity_rank: row.severity_rank,
+                    suppressed: row.suppressed,
                     text: row.envelope.into(),
                 },
             });

@@ -116,6 +116,17 @@ impl Model {
                 "refresh token reused: family revoked"
             );
             Self::revoke_family(db, cache, row.family).await?;
+            let username = users::Entity::find_by_id(row.user_id)
+                .one(db)
+                .await?
+                .map_or_else(|| format!("user {}", row.user_id), |u| u.username);
+            super::audit::record(
+                db,
+                &super::audit::By::new(username, None),
+                super::audit::Entry::new("refresh_token.reused", row.family.to_string())
+                    .after(serde_json::json!({"revoked": "every token of this login"})),
+            )
+            .await?;
             return Err(invalid());
         }
         if row.expires_at < Utc::now() {

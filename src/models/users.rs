@@ -255,12 +255,17 @@ impl Model {
     ///
     /// # Errors
     /// 409 `duplicate` on a taken username or email; database errors.
-    pub async fn create_with_password(db: &DatabaseConnection, new: &NewUser<'_>) -> Result<Self> {
+    pub async fn create_with_password(
+        db: &DatabaseConnection,
+        by: &super::audit::By,
+        new: &NewUser<'_>,
+    ) -> Result<Self> {
         let email = new.email.to_lowercase();
         if let Some(field) = Self::taken_field(db, new.username, &email).await? {
             return Err(AccountError::Duplicate { field }.into());
         }
         let password = hash::hash_password(new.password)?;
+        let (writer, txn) = crate::db::write::begin_write(db).await?;
         let inserted = ActiveModel {
             username: ActiveValue::set(new.username.to_string()),
             email: ActiveValue::set(email.clone()),
@@ -269,11 +274,23 @@ impl Model {
             is_active: ActiveValue::set(true),
             ..Default::default()
         }
-        .insert(db)
+        .insert(&txn)
         .await;
         match inserted {
-            Ok(user) => Ok(user),
+            Ok(user) => {
+                super::audit::append(
+                    &txn,
+                    by,
+                    super::audit::Entry::new("user.created", user.pid.to_string())
+                        .after(user.access_snapshot()),
+                )
+                .await?;
+                txn.commit().await?;
+                Ok(user)
+            }
             Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                txn.rollback().await?;
+                drop(writer);
                 let field = Self::taken_field(db, new.username, &email)
                     .await?
                     .unwrap_or("username");
@@ -359,6 +376,7 @@ impl Model {
         self,
         db: &DatabaseConnection,
         cache: &Cache,
+        by: &super::audit::By,
         change: &AccessChange,
     ) -> Result<Self> {
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
@@ -368,13 +386,36 @@ impl Model {
         if loses_admin && Self::other_active_admins(&txn, self.id).await? == 0 {
             return Err(AccountError::LastAdmin.into());
         }
+        let before = self.access_snapshot();
         let mut am = self.into_active_model();
         am.role = ActiveValue::set(role.as_str().to_string());
         am.is_active = ActiveValue::set(active);
         let user = am.update(&txn).await?;
+        let after = user.access_snapshot();
+        if before != after {
+            super::audit::append(
+                &txn,
+                by,
+                super::audit::Entry::new("user.access_changed", user.pid.to_string())
+                    .before(before)
+                    .after(after),
+            )
+            .await?;
+        }
         txn.commit().await?;
         forget(cache, &user.pid).await;
         Ok(user)
+    }
+
+    /// What the audit log shows of an account (never its password).
+    #[must_use]
+    pub fn access_snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "username": self.username,
+            "email": self.email,
+            "role": self.role,
+            "is_active": self.is_active,
+        })
     }
 
     /// Records a successful login.

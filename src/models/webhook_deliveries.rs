@@ -31,6 +31,8 @@ pub struct Outgoing<'a> {
     pub id: i64,
     pub event_type: &'a str,
     pub severity_rank: i16,
+    /// About a suppressed alert: no delivery.
+    pub suppressed: bool,
 }
 
 /// Creates the deliveries of `rows` (envelopes being dispatched) for every
@@ -49,7 +51,7 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, rows: &[Outgoing<'_>]) -> Model
     }
     let now: sea_orm::prelude::DateTimeWithTimeZone = Utc::now().into();
     let mut new = Vec::new();
-    for row in rows {
+    for row in rows.iter().filter(|r| !r.suppressed) {
         for hook in hooks
             .iter()
             .filter(|h| h.wants(row.event_type, row.severity_rank))
@@ -208,6 +210,13 @@ impl Attempt {
         row.last_status_code = ActiveValue::set(code.map(i32::from));
         row.last_error = ActiveValue::set(error.clone());
         let mut hook: webhooks::ActiveModel = self.webhook.clone().into();
+        let gave_up = attempts >= policy.max_attempts;
+        let outcome = match (error.is_some(), gave_up) {
+            (false, _) => "succeeded",
+            (true, false) => "failed",
+            (true, true) => "gave_up",
+        };
+
         if error.is_none() {
             row.status = ActiveValue::set(SUCCEEDED.into());
             row.delivered_at = ActiveValue::set(Some(now.into()));
@@ -244,6 +253,7 @@ impl Attempt {
         }
         row.update(&txn).await?;
         txn.commit().await?;
+        metrics::counter!("vigil_webhook_deliveries_total", "outcome" => outcome).increment(1);
         Ok(())
     }
 }

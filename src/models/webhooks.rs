@@ -113,6 +113,7 @@ impl Model {
     pub async fn create(
         db: &DatabaseConnection,
         owner: &users::Model,
+        by: &super::audit::By,
         params: &NewWebhook,
         policy: &OutboundPolicy,
     ) -> Result<(Self, String)> {
@@ -140,9 +141,17 @@ impl Model {
             consecutive_failures: ActiveValue::set(0),
             user_id: ActiveValue::set(owner.id),
             ..Default::default()
-        }
-        .insert(db)
+        };
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
+        let row = row.insert(&txn).await?;
+        super::audit::append(
+            &txn,
+            by,
+            super::audit::Entry::new("webhook.created", row.pid.to_string())
+                .after(row.audit_view()),
+        )
         .await?;
+        txn.commit().await?;
         Ok((row, secret))
     }
 
@@ -154,10 +163,12 @@ impl Model {
     pub async fn change(
         self,
         db: &DatabaseConnection,
+        by: &super::audit::By,
         change: &WebhookChange,
         policy: &OutboundPolicy,
     ) -> Result<Self> {
         let mut fields = FieldErrors::new();
+        let before = self.audit_view();
         let mut row: ActiveModel = self.into();
         if let Some(url) = &change.url {
             check_url(url.trim(), policy, &mut fields);
@@ -186,7 +197,29 @@ impl Model {
             }
             None => {}
         }
-        Ok(row.update(db).await?)
+        let (_writer, txn) = crate::db::write::begin_write(db).await?;
+        let row = row.update(&txn).await?;
+        super::audit::append(
+            &txn,
+            by,
+            super::audit::Entry::new("webhook.updated", row.pid.to_string())
+                .before(before)
+                .after(row.audit_view()),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// What the audit log shows of a webhook (never its secret).
+    #[must_use]
+    pub fn audit_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "event_types": self.types(),
+            "min_severity": Severity::from_rank(self.min_severity_rank).as_str(),
+            "enabled": self.enabled,
+        })
     }
 
     /// The envelope types this webhook receives (all when empty).
@@ -250,13 +283,20 @@ impl Model {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn remove(self, db: &DatabaseConnection) -> ModelResult<()> {
+    pub async fn remove(self, db: &DatabaseConnection, by: &super::audit::By) -> ModelResult<()> {
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         deliveries::Entity::delete_many()
             .filter(deliveries::Column::WebhookId.eq(self.id))
             .exec(&txn)
             .await?;
         Entity::delete_by_id(self.id).exec(&txn).await?;
+        super::audit::append(
+            &txn,
+            by,
+            super::audit::Entry::new("webhook.deleted", self.pid.to_string())
+                .before(self.audit_view()),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -309,7 +349,11 @@ mod tests {
                 "alert.status_changed",
                 "alert.escalated",
                 "alert.mitigated",
-                "alert.resolved"
+                "alert.resolved",
+                "silence.created",
+                "silence.updated",
+                "silence.expired",
+                "silence.deleted"
             ]
         );
     }

@@ -100,9 +100,13 @@ impl Task for CreateAdmin {
         }
         let mut new = NewUser::analyst(&params);
         new.role = Role::Admin;
-        let admin = users::Model::create_with_password(&ctx.db, &new)
-            .await
-            .map_err(|e| Error::string(&format!("could not create admin `{username}`: {e}")))?;
+        let admin = users::Model::create_with_password(
+            &ctx.db,
+            &crate::models::audit::By::new("vigil-cli create_admin", None),
+            &new,
+        )
+        .await
+        .map_err(|e| Error::string(&format!("could not create admin `{username}`: {e}")))?;
         println!("admin `{}` created (id {})", admin.username, admin.pid);
         Ok(())
     }

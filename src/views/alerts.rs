@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::filters::{ListFilters, Paging};
 use crate::models::{
     alert_histories,
-    listing::{parse_all, search, time, values, Filters, ListQuery, Resource},
+    listing::{flag, parse_all, search, time, values, Filters, ListQuery, Resource},
     severity::Severity,
     FieldErrors,
 };
@@ -89,6 +89,9 @@ pub struct AlertFilters {
     /// Alerts carrying any of these tags (exact match; repeat or comma-separate for OR).
     #[param(value_type = Option<String>)]
     pub tag: Vec<String>,
+    /// `true`: only alerts a silence quiets; `false`: only the others.
+    #[param(value_type = Option<bool>)]
+    pub suppressed: Vec<String>,
     /// Created at or after (RFC 3339).
     #[param(value_type = Option<String>)]
     pub since: Vec<String>,
@@ -132,6 +135,7 @@ impl ListFilters for AlertFilters {
                 source_ip: values(&self.source_ip),
                 assignee: values(&self.assignee),
                 tag: values(&self.tag),
+                suppressed: flag("suppressed", &self.suppressed, errors),
                 since: time("since", &self.since, errors),
                 until: time("until", &self.until, errors),
                 search: search(&self.search),

@@ -34,6 +34,8 @@ pub struct EventResponse {
     pub metadata: Option<Value>,
     pub dedup_key: Option<String>,
     pub fingerprint: String,
+    /// Its source is on the allowlist: stored, but it opens and joins no alert.
+    pub allowlisted: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +53,7 @@ impl From<&events::Model> for EventResponse {
             metadata: e.metadata.clone(),
             dedup_key: e.dedup_key.clone(),
             fingerprint: e.fingerprint.clone(),
+            allowlisted: e.allowlisted,
             created_at: e.created_at.with_timezone(&Utc),
         }
     }
@@ -61,7 +64,8 @@ impl From<&events::Model> for EventResponse {
 pub struct IngestResponse {
     #[serde(flatten)]
     pub event: EventResponse,
-    /// The alert this event created or joined; null below the threshold.
+    /// The alert this event created or joined; null below the threshold,
+    /// and for an allowlisted source.
     pub alert: Option<AlertResponse>,
 }
 
@@ -104,6 +108,13 @@ pub enum IngestAnswer {
 }
 
 impl AnswerShape for IngestAnswer {
+    fn path(&self) -> &'static str {
+        match self {
+            Self::Event => "single",
+            Self::Batch { .. } => "batch",
+        }
+    }
+
     fn render(&self, done: &[Ingested]) -> StoredAnswer {
         match self {
             Self::Event => match done.first() {

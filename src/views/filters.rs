@@ -116,6 +116,7 @@ mod tests {
             "status" => "OPEN",
             "severity" | "event__severity" => "HIGH",
             "since" | "until" => "2026-01-01T00:00:00Z",
+            "suppressed" => "true",
             _ => "x",
         };
         for name in filter_names::<AlertFilters>() {

@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod events;

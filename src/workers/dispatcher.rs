@@ -146,7 +146,7 @@ pub fn start(
     Some(tokio::spawn(async move {
         let webhooks = webhooks.as_deref();
         let fanout = fanout.as_deref();
-        let mut unmarked: Vec<(i64, EnvelopeKind, i16)> = Vec::new();
+        let mut unmarked: Vec<(i64, EnvelopeKind, i16, bool)> = Vec::new();
         let mut mark = tokio::time::interval(MARK_EVERY);
         mark.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poll = tokio::time::interval(POLL);
@@ -194,7 +194,7 @@ pub fn start(
                         batch.extend(more);
                     }
                     unmarked.extend(batch.iter().map(|c| {
-                        (c.delivered.id, c.kind.as_str(), c.delivered.severity_rank)
+                        (c.delivered.id, c.kind.as_str(), c.delivered.severity_rank, c.delivered.suppressed)
                     }));
                     publish(&feed, fanout, batch.into_iter().map(|c| c.delivered).collect()).await;
                     published_at = Some(tokio::time::Instant::now());
@@ -231,15 +231,16 @@ async fn publish(feed: &Feed, fanout: Option<&Fanout>, batch: Vec<Delivered>) {
 /// deliveries, in one transaction.
 async fn mark_handed(
     db: &DatabaseConnection,
-    unmarked: &[(i64, EnvelopeKind, i16)],
+    unmarked: &[(i64, EnvelopeKind, i16, bool)],
     webhooks: Option<&Notify>,
 ) -> Result<()> {
     let outgoing: Vec<Outgoing<'_>> = unmarked
         .iter()
-        .map(|&(id, event_type, severity_rank)| Outgoing {
+        .map(|&(id, event_type, severity_rank, suppressed)| Outgoing {
             id,
             event_type,
             severity_rank,
+            suppressed,
         })
         .collect();
     let ids: Vec<i64> = unmarked.iter().map(|u| u.0).collect();
@@ -296,6 +297,7 @@ pub async fn dispatch_once(
             id: r.id,
             event_type: &r.event_type,
             severity_rank: r.severity_rank,
+            suppressed: r.suppressed,
         })
         .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

@@ -34,6 +34,9 @@ struct Wire<'a> {
     id: i64,
     envelope_id: Uuid,
     severity_rank: i16,
+    /// Absent from instances older than silences: not suppressed.
+    #[serde(default)]
+    suppressed: bool,
     #[serde(borrow)]
     text: std::borrow::Cow<'a, str>,
 }
@@ -109,6 +112,7 @@ impl Fanout {
                                         id: w.id,
                                         envelope_id: w.envelope_id,
                                         severity_rank: w.severity_rank,
+                                        suppressed: w.suppressed,
                                         text: w.text.into_owned().into(),
                                     }),
                                     Err(e) => {
@@ -184,6 +188,7 @@ impl Fanout {
                 id: d.id,
                 envelope_id: d.envelope_id,
                 severity_rank: d.severity_rank,
+                suppressed: d.suppressed,
                 text: std::borrow::Cow::Borrowed(d.text.as_str()),
             };
             let Ok(payload) = serde_json::to_vec(&wire) else {

@@ -104,6 +104,7 @@ async fn one_round_of_4000_new_alerts_fits_the_database_limits() {
             correlation_id: "cid",
         }],
         Severity::High,
+        &vigil::ingestion::gate::Snapshot::default(),
         Some(claimant),
     )
     .await

@@ -17,6 +17,7 @@ async fn passwords_are_hashed_and_verified() {
     let boot = crate::support::boot().await;
     let user = users::Model::create_with_password(
         &boot.app_context.db,
+        &vigil::models::audit::By::new("test", None),
         &NewUser {
             username: "alice",
             email: "Alice@Example.com",

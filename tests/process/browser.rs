@@ -195,6 +195,7 @@ async fn the_console_works_in_a_real_browser() {
     create_admin(&db, "root").await;
     users::Model::create_with_password(
         &db,
+        &vigil::models::audit::By::new("test", None),
         &NewUser {
             username: "alice",
             email: "alice@example.com",

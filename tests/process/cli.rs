@@ -101,3 +101,49 @@ async fn tokens_never_reach_the_log_and_client_mistakes_are_not_errors() {
     let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
     assert!(errors.is_empty(), "4xx logged as errors: {errors:?}");
 }
+
+/// `vigil-cli task verify_audit`: exit 0 on an intact chain, non-zero
+/// naming the first altered entry after a row is changed in the database.
+#[tokio::test]
+async fn verify_audit_names_the_altered_entry_and_fails() {
+    use sea_orm::ConnectionTrait;
+    let (_db, url) = TestDb::create(&configured_db().await).await;
+    assert!(create_admin(&url, "first", Some("first-password-1"), ""));
+    assert!(create_admin(&url, "second", Some("second-password-2"), ""));
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigil-cli"))
+            .args(["task", "verify_audit"])
+            .env("LOCO_ENV", "development")
+            .env("DATABASE_URL", &url)
+            .env("LOG_LEVEL", "error")
+            .output()
+            .expect("run vigil-cli")
+    };
+    let ok = verify();
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}");
+    assert!(out.contains("intact: 2 entries"), "{out}");
+
+    let db = connect(&url).await;
+    let first: i64 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT min(id) AS id FROM audit_log",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE audit_log SET after = '{{\"role\":\"ANALYST\"}}' WHERE id = {first}"
+    ))
+    .await
+    .unwrap();
+    db.close().await.ok();
+    let bad = verify();
+    let err =
+        String::from_utf8_lossy(&bad.stderr).to_string() + &String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success(), "a tampered log must fail: {err}");
+    assert!(err.contains(&format!("TAMPERED at entry {first}")), "{err}");
+}

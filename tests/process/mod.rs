@@ -241,6 +241,7 @@ impl Drop for Server {
 pub async fn create_admin(db: &DatabaseConnection, username: &str) {
     users::Model::create_with_password(
         db,
+        &vigil::models::audit::By::new("test", None),
         &NewUser {
             username,
             email: &format!("{username}@example.com"),

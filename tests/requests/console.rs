@@ -1292,3 +1292,55 @@ async fn a_console_change_while_storage_refuses_is_a_503_and_stores_nothing() {
     })
     .await;
 }
+
+/// The operations pages: admins only, forms behind CSRF, the silenced
+/// badge on a quiet alert, and shown text escaped.
+#[tokio::test]
+async fn operations_pages_are_admin_only_and_show_silenced_alerts() {
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "root", Role::Admin).await;
+        create_user(&ctx, "ann", Role::Analyst).await;
+        let admin = sign_in(&request, "root").await;
+        let analyst = sign_in(&request, "ann").await;
+        for path in ["/console/admin/silences", "/console/admin/allowlist", "/console/admin/audit"] {
+            let r = get(&request, &analyst, path).await;
+            assert_eq!(r.status_code(), 403, "{path}");
+            let r = get(&request, &admin, path).await;
+            assert_eq!(r.status_code(), 200, "{path}: {}", r.text());
+        }
+        let t = csrf(&request, &admin).await;
+        // No CSRF token: refused, nothing stored.
+        let r = post_form(&request, &admin, "/console/admin/silences",
+            &[("source", "fw-1"), ("hours", "2"), ("comment", "x")]).await;
+        assert_eq!(r.status_code(), 403);
+        let r = post_form(&request, &admin, "/console/admin/silences",
+            &[("source", "fw-1"), ("hours", "2"), ("comment", "<script>alert(1)</script>"), ("csrf", &t)]).await;
+        assert_eq!(r.status_code(), 303, "{}", r.text());
+        let page = get(&request, &admin, "/console/admin/silences").await.text();
+        assert!(page.contains("source=fw-1"));
+        assert!(!page.contains("<script>alert(1)</script>"), "escaped");
+        assert!(page.contains("&lt;script&gt;"));
+        // A bad network is shown, not stored.
+        let r = post_form(&request, &admin, "/console/admin/allowlist",
+            &[("cidr", "10.0.0.0/33"), ("reason", "r"), ("csrf", &t)]).await;
+        assert_eq!(r.status_code(), 400);
+        assert!(r.text().contains("cidr"));
+        let r = post_form(&request, &admin, "/console/admin/allowlist",
+            &[("cidr", "10.0.0.0/8"), ("reason", "scanner"), ("csrf", &t)]).await;
+        assert_eq!(r.status_code(), 303);
+        assert!(get(&request, &admin, "/console/admin/allowlist").await.text().contains("10.0.0.0/8"));
+        // An event the silence matches: the badge, in the list and on its page.
+        let r = request
+            .post("/api/events")
+            .authorization_bearer(&token)
+            .json(&serde_json::json!({"source": "fw-1", "event_type": "scan", "severity": "HIGH", "source_ip": "192.0.2.9"}))
+            .await;
+        let id = r.json::<serde_json::Value>()["alert"]["id"].as_str().unwrap().to_string();
+        assert!(get(&request, &admin, "/console/alerts").await.text().contains("badge-silenced"));
+        assert!(get(&request, &admin, &format!("/console/alerts/{id}")).await.text().contains("Silenced by"));
+        let audit = get(&request, &admin, "/console/admin/audit?action=silence.created").await.text();
+        assert!(audit.contains("silence.created"));
+        assert!(!audit.contains("allowlist.created</td>"), "filtered by action");
+    })
+    .await;
+}

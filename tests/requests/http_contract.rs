@@ -122,7 +122,7 @@ async fn health_names_the_subsystems_and_one_that_stopped() {
         let redis = !vigil::settings::Settings::get(&ctx).redis_url.is_empty();
         let body: Value = request.get("/_health").await.json();
         let subsystems = body["subsystems"].as_object().expect("subsystems").clone();
-        let mut expected = vec!["dispatcher", "webhook_sweep"];
+        let mut expected = vec!["dispatcher", "operations", "webhook_sweep"];
         if redis {
             expected.push("redis_subscriber");
         }

@@ -10,6 +10,7 @@ pub async fn create_user(ctx: &AppContext, username: &str, role: Role) -> users:
     let email = format!("{username}@example.com");
     users::Model::create_with_password(
         &ctx.db,
+        &vigil::models::audit::By::new("test", None),
         &NewUser {
             username,
             email: &email,

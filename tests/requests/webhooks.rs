@@ -388,7 +388,7 @@ async fn only_admins_manage_webhooks_and_bad_fields_are_400() {
 
         let created = create_hook(&server, &admin, &json!({"url": "https://example.com/h"})).await;
         let id = created["id"].as_str().unwrap().to_string();
-        assert_eq!(created["event_types"].as_array().unwrap().len(), 6);
+        assert_eq!(created["event_types"].as_array().unwrap().len(), 10);
         assert_eq!(created["min_severity"], "LOW");
         let r = server
             .patch(&format!("/api/webhooks/{id}"))

@@ -61,6 +61,7 @@ async fn create_admin_refuses_bad_input_and_existing_analysts() {
 
     users::Model::create_with_password(
         &ctx.db,
+        &vigil::models::audit::By::new("test", None),
         &users::NewUser {
             username: "alice",
             email: "alice@example.com",

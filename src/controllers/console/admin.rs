@@ -70,7 +70,7 @@ pub async fn users(console: Console, State(ctx): State<AppContext>) -> Page {
 pub async fn change_user(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-    Posted { console, form }: Posted,
+    Posted { console, form, by }: Posted,
 ) -> Page {
     console.require_admin()?;
     let role = match form.get("role").map(str::parse::<Role>).transpose() {
@@ -101,7 +101,7 @@ pub async fn change_user(
     };
     let target = users::Model::find_by_pid(&ctx.db, &id).await?;
     match target
-        .change_access(&ctx.db, &ctx.cache, &AccessChange { role, is_active })
+        .change_access(&ctx.db, &ctx.cache, &by, &AccessChange { role, is_active })
         .await
     {
         Ok(updated) => {
@@ -144,7 +144,10 @@ pub async fn keys(console: Console, State(ctx): State<AppContext>) -> Page {
 }
 
 /// `POST /console/admin/keys`: creates a key and shows it, this once.
-pub async fn create_key(State(ctx): State<AppContext>, Posted { console, form }: Posted) -> Page {
+pub async fn create_key(
+    State(ctx): State<AppContext>,
+    Posted { console, form, by }: Posted,
+) -> Page {
     console.require_admin()?;
     let mut fields = FieldErrors::new();
     let rate_limit_per_minute = match form.get("rate_limit_per_minute").map(str::trim) {
@@ -183,7 +186,7 @@ pub async fn create_key(State(ctx): State<AppContext>, Posted { console, form }:
         expires_at,
         rate_limit_per_minute,
     };
-    match api_keys::Model::create(&ctx.db, &console.user, &new).await {
+    match api_keys::Model::create(&ctx.db, &console.user, &by, &new).await {
         Ok((row, key)) => {
             tracing::info!(admin = %console.user.pid, key = %row.pid, scopes = %row.scopes, "API key created (console)");
             let created = CreatedApiKey {
@@ -203,12 +206,16 @@ pub async fn create_key(State(ctx): State<AppContext>, Posted { console, form }:
 pub async fn revoke_key(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-    Posted { console, form: _ }: Posted,
+    Posted {
+        console,
+        form: _,
+        by,
+    }: Posted,
 ) -> Page {
     console.require_admin()?;
     let key = api_keys::Model::find_by_pid(&ctx.db, &id)
         .await?
-        .revoke(&ctx.db)
+        .revoke(&ctx.db, &by)
         .await?;
     tracing::info!(admin = %console.user.pid, key = %key.pid, "API key revoked (console)");
     Ok(see_other("/console/admin/keys"))
@@ -246,7 +253,7 @@ pub async fn webhooks(console: Console, State(ctx): State<AppContext>) -> Page {
 /// against the outbound policy) and shows its secret, this once.
 pub async fn create_webhook(
     State(ctx): State<AppContext>,
-    Posted { console, form }: Posted,
+    Posted { console, form, by }: Posted,
 ) -> Page {
     console.require_admin()?;
     let types: Vec<String> = form
@@ -261,7 +268,7 @@ pub async fn create_webhook(
         enabled: None,
     };
     let policy = Settings::get(&ctx).webhooks.outbound();
-    match webhooks::Model::create(&ctx.db, &console.user, &new, &policy).await {
+    match webhooks::Model::create(&ctx.db, &console.user, &by, &new, &policy).await {
         Ok((row, secret)) => {
             tracing::info!(admin = %console.user.pid, webhook = %row.pid, url = %row.url, "webhook created (console)");
             let created = CreatedWebhook {
@@ -281,7 +288,7 @@ pub async fn create_webhook(
 pub async fn toggle_webhook(
     State(ctx): State<AppContext>,
     Path(id): Path<String>,
-    Posted { console, form }: Posted,
+    Posted { console, form, by }: Posted,
 ) -> Page {
     console.require_admin()?;
     let enabled = form.get("enabled") == Some("true");
@@ -293,7 +300,12 @@ pub async fn toggle_webhook(
     };
     let hook = webhooks::Model::find_by_pid(&ctx.db, &id)
         .await?
-        .change(&ctx.db, &change, &Settings::get(&ctx).webhooks.outbound())
+        .change(
+            &ctx.db,
+            &by,
+            &change,
+            &Settings::get(&ctx).webhooks.outbound(),
+        )
         .await?;
     tracing::info!(admin = %console.user.pid, webhook = %hook.pid, enabled = hook.enabled, "webhook changed (console)");
     if hook.enabled {

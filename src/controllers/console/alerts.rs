@@ -143,7 +143,7 @@ fn status_of(form: &Form) -> Result<AlertStatus, PageError> {
 pub async fn bulk(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
-    Posted { console, form }: Posted,
+    Posted { console, form, by }: Posted,
 ) -> Page {
     console.require_admin()?;
     let status = status_of(&form)?;
@@ -157,12 +157,12 @@ pub async fn bulk(
     }
     alerts::check_note(note_of(&form))?;
     let name = console.user.username.clone();
-    let (mut changed, mut refused) = (0, 0);
+    let (mut changed, mut refused) = (Vec::new(), 0);
     for id in &ids {
         match alerts::Model::change_status(&ctx.db, id, status, note_of(&form), actor(&name, &cid))
             .await
         {
-            Ok(_) => changed += 1,
+            Ok(_) => changed.push((*id).to_string()),
             Err(err) => match crate::errors::answer_for(&err) {
                 Some(r) if r.status.is_client_error() => refused += 1,
                 _ => return Err(err.into()),
@@ -170,7 +170,17 @@ pub async fn bulk(
         }
     }
     Feed::get(&ctx)?.poke();
-    tracing::info!(user = %console.user.pid, changed, refused, "console bulk status change");
+    crate::models::audit::record(
+        &ctx.db,
+        &by,
+        crate::models::audit::Entry::new("alerts.bulk_status", None).after(serde_json::json!({
+            "status": status.as_str(),
+            "changed": changed,
+            "refused": refused,
+        })),
+    )
+    .await?;
+    tracing::info!(user = %console.user.pid, changed = changed.len(), refused, "console bulk status change");
     Ok(see_other("/console/alerts"))
 }
 
@@ -226,7 +236,7 @@ pub async fn change_status(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
-    Posted { console, form }: Posted,
+    Posted { console, form, .. }: Posted,
 ) -> Page {
     console.require_admin()?;
     let status = status_of(&form)?;
@@ -243,7 +253,7 @@ pub async fn add_note(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
-    Posted { console, form }: Posted,
+    Posted { console, form, .. }: Posted,
 ) -> Page {
     let name = console.user.username.clone();
     let note = form.get("note").unwrap_or_default();
@@ -256,7 +266,7 @@ pub async fn edit(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
     Path(id): Path<String>,
-    Posted { console, form }: Posted,
+    Posted { console, form, .. }: Posted,
 ) -> Page {
     console.require_admin()?;
     let severity = match form.get("severity").filter(|s| !s.is_empty()) {

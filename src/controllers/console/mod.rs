@@ -5,6 +5,7 @@ pub mod admin;
 pub mod alerts;
 pub mod events;
 pub mod lists;
+pub mod operations;
 pub mod overview;
 pub mod session;
 pub mod upload;
@@ -330,5 +331,26 @@ pub fn routes() -> Routes {
             "/console/admin/webhooks/{id}/enabled",
             post(admin::toggle_webhook),
         )
+        .add(
+            "/console/admin/silences",
+            get(operations::silences).post(operations::create_silence),
+        )
+        .add(
+            "/console/admin/silences/{id}/expire",
+            post(operations::expire_silence),
+        )
+        .add(
+            "/console/alerts/{id}/silence",
+            post(operations::silence_alert),
+        )
+        .add(
+            "/console/admin/allowlist",
+            get(operations::allowlist).post(operations::add_allowlist),
+        )
+        .add(
+            "/console/admin/allowlist/{id}/delete",
+            post(operations::delete_allowlist),
+        )
+        .add("/console/admin/audit", get(operations::audit_log))
         .add("/console/{*rest}", get(unknown))
 }

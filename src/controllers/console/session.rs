@@ -198,6 +198,8 @@ impl Console {
 pub struct Posted {
     pub console: Console,
     pub form: Form,
+    /// Who posted, for the audit log: the user and the client address.
+    pub by: crate::models::audit::By,
 }
 
 impl FromRequest<AppContext> for Posted {
@@ -206,12 +208,21 @@ impl FromRequest<AppContext> for Posted {
     async fn from_request(req: Request, ctx: &AppContext) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let console = Console::from_request_parts(&mut parts, ctx).await?;
+        let remote = <loco_rs::controller::middleware::remote_ip::RemoteIP as FromRequestParts<
+            AppContext,
+        >>::from_request_parts(&mut parts, ctx)
+        .await
+        .unwrap_or(loco_rs::controller::middleware::remote_ip::RemoteIP::None);
+        let by = crate::models::audit::By::new(
+            console.user.username.clone(),
+            crate::controllers::extract::address(&remote),
+        );
         let headers = parts.headers.clone();
         let form = Form::from_request(Request::from_parts(parts, body), ctx).await?;
         console
             .check_csrf(&form, &headers)
             .map_err(IntoResponse::into_response)?;
-        Ok(Self { console, form })
+        Ok(Self { console, form, by })
     }
 }
 
@@ -373,7 +384,7 @@ pub async fn login(
 
 /// `POST /console/logout`: ends the session (its refresh-token family is
 /// revoked) and drops the cookie.
-pub async fn logout(State(ctx): State<AppContext>, Posted { console, form: _ }: Posted) -> Page {
+pub async fn logout(State(ctx): State<AppContext>, Posted { console, .. }: Posted) -> Page {
     refresh_tokens::Model::revoke_family(&ctx.db, &ctx.cache, console.session).await?;
     tracing::info!(user = %console.user.pid, "signed out of the console");
     let mut response = see_other("/console/login");

@@ -40,7 +40,7 @@ pub async fn upload_page(console: Console) -> Page {
 pub async fn upload(
     State(ctx): State<AppContext>,
     CorrelationId(cid): CorrelationId,
-    Posted { console, form }: Posted,
+    Posted { console, form, .. }: Posted,
 ) -> Page {
     let raw_source = form.get("source").unwrap_or_default().trim().to_string();
     let mut data = upload_form(&console, &raw_source);

@@ -30,6 +30,9 @@ pub struct Model {
     pub tags: Json,
     pub acknowledged_at: Option<DateTimeWithTimeZone>,
     pub resolved_at: Option<DateTimeWithTimeZone>,
+    pub suppressed: bool,
+    pub silenced_by: Option<String>,
+    pub escalation_notified_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

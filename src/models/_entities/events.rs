@@ -25,6 +25,7 @@ pub struct Model {
     pub dedup_key: Option<String>,
     pub fingerprint: String,
     pub alert_id: Option<i64>,
+    pub allowlisted: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

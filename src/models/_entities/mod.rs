@@ -4,13 +4,18 @@ pub mod prelude;
 
 pub mod alert_histories;
 pub mod alerts;
+pub mod allowlist_entries;
 pub mod api_keys;
+pub mod audit_head;
+pub mod audit_log;
+pub mod escalation_policies;
 pub mod events;
 pub mod idempotency_keys;
 pub mod log_cursors;
 pub mod login_throttles;
 pub mod outbox_envelopes;
 pub mod refresh_tokens;
+pub mod silences;
 pub mod tallies;
 pub mod users;
 pub mod webhook_deliveries;

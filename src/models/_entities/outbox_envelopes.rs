@@ -18,6 +18,7 @@ pub struct Model {
     pub envelope: Json,
     pub delivered_at: Option<DateTimeWithTimeZone>,
     pub claimed_by: Option<Uuid>,
+    pub suppressed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -73,6 +73,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "webhook.html",
         include_str!("../../../assets/views/console/webhook.html"),
     ),
+    (
+        "silences.html",
+        include_str!("../../../assets/views/console/silences.html"),
+    ),
+    (
+        "allowlist.html",
+        include_str!("../../../assets/views/console/allowlist.html"),
+    ),
+    (
+        "audit.html",
+        include_str!("../../../assets/views/console/audit.html"),
+    ),
 ];
 
 /// `2026-12-01T06:01:02.123Z` → `2026-12-01 06:01:02 UTC`; anything else as it is.

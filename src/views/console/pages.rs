@@ -346,3 +346,106 @@ mod tests {
         assert!(Detection::from_metadata(Some(&serde_json::json!({"k": 1}))).is_none());
     }
 }
+
+/// A silence as its console row shows it.
+#[derive(Debug, Serialize)]
+pub struct SilenceRow {
+    pub id: String,
+    pub state: &'static str,
+    /// The alert of a "silence until resolved".
+    pub alert: Option<String>,
+    /// `name=value`, one per matcher.
+    pub matchers: Vec<String>,
+    /// A weekly window in words.
+    pub window: Option<String>,
+    pub starts_at: String,
+    pub ends_at: Option<String>,
+    pub comment: String,
+    pub created_by: String,
+}
+
+impl From<&crate::models::silences::SilenceSnapshot> for SilenceRow {
+    fn from(s: &crate::models::silences::SilenceSnapshot) -> Self {
+        let mut matchers = Vec::new();
+        let m = &s.matchers;
+        for (name, value) in [
+            ("source", &m.source),
+            ("event_type", &m.event_type),
+            ("source_ip", &m.source_ip),
+            ("severity", &m.severity),
+            ("dedup_key", &m.dedup_key),
+        ] {
+            if let Some(v) = value {
+                matchers.push(format!("{name}={v}"));
+            }
+        }
+        for t in m.tags.iter().flatten() {
+            matchers.push(format!("tag={t}"));
+        }
+        Self {
+            id: s.id.clone(),
+            state: s.state.into(),
+            alert: s.alert.clone(),
+            matchers,
+            window: s.recurring.as_ref().map(|r| {
+                format!(
+                    "every {} at {} for {} min ({})",
+                    r.days.join(", "),
+                    r.start,
+                    r.duration_minutes,
+                    r.time_zone
+                )
+            }),
+            starts_at: s
+                .starts_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ends_at: s
+                .ends_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            comment: s.comment.clone(),
+            created_by: s.created_by.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SilencesPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub silences: Vec<SilenceRow>,
+    pub state: &'static str,
+    pub states: Vec<&'static str>,
+    pub severities: Vec<&'static str>,
+    pub days: Vec<&'static str>,
+    pub error: Option<String>,
+    pub flash: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AllowlistPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub entries: Vec<crate::models::allowlist::EntrySnapshot>,
+    pub next: Option<String>,
+    pub error: Option<String>,
+}
+
+/// An audit entry as its console row shows it.
+#[derive(Debug, Serialize)]
+pub struct AuditRow {
+    #[serde(flatten)]
+    pub entry: crate::views::audit::AuditEntry,
+    pub before_text: Option<String>,
+    pub after_text: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    #[serde(flatten)]
+    pub layout: Layout,
+    pub entries: Vec<AuditRow>,
+    pub actions: Vec<&'static str>,
+    pub action: String,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}

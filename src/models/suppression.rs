@@ -1,0 +1,101 @@
+//! Which silence, if any, quiets an alert, and keeping the alerts'
+//! `suppressed` and `silenced_by` in step with the silences.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use loco_rs::prelude::*;
+use uuid::Uuid;
+
+use super::{alert_status::AlertStatus, alerts, silences};
+
+/// The first silence in force at `now` that matches `alert` (joined by an
+/// event with `dedup_key`), if any.
+#[must_use]
+pub fn silencer(
+    silences: &[silences::Compiled],
+    alert: &alerts::Model,
+    dedup_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<Uuid> {
+    silences
+        .iter()
+        .find(|s| s.in_force(now) && s.matches(alert, dedup_key))
+        .map(|s| s.pid)
+}
+
+/// Sets `suppressed`/`silenced_by` on the alerts whose marks differ from
+/// `wanted` (alert id → silence), one statement per silence.
+///
+/// # Errors
+/// Database errors.
+pub async fn mark<C: ConnectionTrait>(db: &C, wanted: &[(i64, Option<Uuid>)]) -> ModelResult<()> {
+    let mut by_silence: BTreeMap<Option<Uuid>, Vec<i64>> = BTreeMap::new();
+    for (id, silence) in wanted {
+        by_silence.entry(*silence).or_default().push(*id);
+    }
+    for (silence, ids) in by_silence {
+        for chunk in ids.chunks(500) {
+            alerts::Entity::update_many()
+                .col_expr(
+                    alerts::Column::Suppressed,
+                    sea_orm::sea_query::Expr::value(silence.is_some()),
+                )
+                .col_expr(
+                    alerts::Column::SilencedBy,
+                    sea_orm::sea_query::Expr::value(silence.map(|s| s.to_string())),
+                )
+                .filter(alerts::Column::Id.is_in(chunk.to_vec()))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks every open alert as the silences now say (after a silence is
+/// created, changed or ended). Matchers on `dedup_key` are an event's and
+/// are applied as events arrive.
+///
+/// # Errors
+/// Database errors.
+pub async fn reconcile_open<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> ModelResult<()> {
+    let compiled: Vec<silences::Compiled> = silences::Model::live(db, now)
+        .await?
+        .iter()
+        .filter_map(silences::Model::compile)
+        .collect();
+    let open: Vec<&str> = AlertStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
+    let mut after = 0_i64;
+    loop {
+        let rows = alerts::Entity::find()
+            .filter(alerts::Column::Status.is_in(open.clone()))
+            .filter(alerts::Column::Id.gt(after))
+            .order_by_asc(alerts::Column::Id)
+            .limit(1_000)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        let changed: Vec<(i64, Option<Uuid>)> = rows
+            .iter()
+            .filter_map(|a| {
+                let current: Option<Uuid> = a.silenced_by.as_deref().and_then(|s| s.parse().ok());
+                // A silence on `dedup_key` matched an event of this alert:
+                // it holds while it is in force.
+                let kept = current.filter(|c| {
+                    compiled
+                        .iter()
+                        .any(|s| s.pid == *c && s.in_force(now) && s.on_dedup_key())
+                });
+                let wanted = kept.or_else(|| silencer(&compiled, a, None, now));
+                (a.suppressed != wanted.is_some() || current != wanted).then_some((a.id, wanted))
+            })
+            .collect();
+        mark(db, &changed).await?;
+    }
+    Ok(())
+}
