@@ -11,5 +11,6 @@ pub mod models;
 pub mod net;
 pub mod settings;
 pub mod tasks;
+pub mod telemetry;
 pub mod views;
 pub mod workers;

@@ -115,7 +115,7 @@ fn request_span(req: &Request) -> tracing::Span {
 /// When the API-key rate limiter cannot be made (a bad `REDIS_URL`).
 pub fn wrap(router: AxumRouter, ctx: &AppContext) -> Result<AxumRouter> {
     let limits = Arc::new(super::rate_limit::KeyLimits::new(ctx)?);
-    crate::controllers::metrics::handle();
+    crate::telemetry::handle();
     let router = router.layer(from_fn(super::metrics::note_route));
     Ok(AxumRouter::new()
         .fallback_service(router)

@@ -13,17 +13,11 @@ use std::{
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
 
+pub use crate::models::suppression::Rules as Snapshot;
 use crate::models::{allowlist, silences};
 
 /// How stale another instance's change may be here, at most.
 pub const RECHECK: Duration = Duration::from_secs(1);
-
-/// The allowlist and silences as one round sees them.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub allowlist: allowlist::Compiled,
-    pub silences: Vec<silences::Compiled>,
-}
 
 #[derive(Default)]
 struct Checked {

@@ -390,7 +390,7 @@ async fn round(
 
 /// Counts a stored job's events for `/metrics`.
 fn counted(job: &Job) {
-    crate::controllers::metrics::ingested(job.path, job.items.iter().map(|e| e.severity.as_str()));
+    crate::telemetry::ingested(job.path, job.items.iter().map(|e| e.severity.as_str()));
 }
 
 /// After a commit: hands the claimed envelopes to the dispatcher, or pokes

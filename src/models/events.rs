@@ -17,7 +17,7 @@ use super::{
     severity::Severity,
     suppression, tallies,
 };
-use crate::{db::bulk, ingestion::gate::Snapshot};
+use crate::db::bulk;
 
 fn total_of(requests: &[IngestRequest<'_>]) -> usize {
     requests.iter().map(|r| r.events.len()).sum()
@@ -130,7 +130,7 @@ impl Model {
         db: &C,
         requests: &[IngestRequest<'_>],
         threshold: Severity,
-        rules: &Snapshot,
+        rules: &suppression::Rules,
         claimed_by: Option<Uuid>,
     ) -> ModelResult<(Vec<Vec<Ingested>>, Vec<outbox_envelopes::Claimed>)> {
         let now = Utc::now();

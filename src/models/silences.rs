@@ -233,7 +233,7 @@ impl Window {
     }
 }
 
-/// A silence ready to match alerts (see [`super::super::operations`]).
+/// A silence ready to match alerts (`suppression::Rules`).
 #[derive(Debug, Clone)]
 pub struct Compiled {
     pub id: i64,

@@ -6,7 +6,15 @@ use chrono::{DateTime, Utc};
 use loco_rs::prelude::*;
 use uuid::Uuid;
 
-use super::{alert_status::AlertStatus, alerts, silences};
+use super::{alert_status::AlertStatus, alerts, allowlist, silences};
+
+/// The allowlist and the live silences, compiled: what one ingestion round
+/// applies (kept by `ingestion::gate`, which reloads it).
+#[derive(Debug, Default)]
+pub struct Rules {
+    pub allowlist: allowlist::Compiled,
+    pub silences: Vec<silences::Compiled>,
+}
 
 /// The first silence in force at `now` that matches `alert` (joined by an
 /// event with `dedup_key`), if any.

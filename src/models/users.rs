@@ -85,6 +85,13 @@ pub struct RegisterParams {
 }
 
 fn validate_username(name: &str) -> Result<(), validator::ValidationError> {
+    // The name the server's own actions (escalation, expiry) carry in
+    // history and the audit log: no person may look like it.
+    if name.eq_ignore_ascii_case(super::audit::SYSTEM) {
+        let mut err = validator::ValidationError::new("username");
+        err.message = Some("`system` is reserved for the server's own actions".into());
+        return Err(err);
+    }
     if name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c))

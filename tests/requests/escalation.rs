@@ -132,3 +132,63 @@ async fn unacknowledged_alerts_escalate_once_and_renotify_until_acknowledged() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn policies_from_the_config_are_listed_read_only_and_applied() {
+    let app = crate::support::boot_with(|config| {
+        let settings = config.settings.as_mut().unwrap().as_object_mut().unwrap();
+        settings.insert(
+            "operations".into(),
+            json!({"escalation_policies": [
+                {"name": "any high", "min_severity": "HIGH", "after_minutes": 5}
+            ]}),
+        );
+    })
+    .await
+    .unwrap();
+    let (server, ctx) = (app.server(), app.ctx());
+    let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+    let list: Value = server
+        .get("/api/escalation-policies")
+        .authorization_bearer(&admin)
+        .await
+        .json();
+    assert_eq!(list[0]["origin"], "config");
+    assert_eq!(list[0]["id"], "config:any high");
+    let r = server
+        .patch("/api/escalation-policies/config:any%20high")
+        .authorization_bearer(&admin)
+        .json(&json!({"enabled": false}))
+        .await;
+    assert_error(&r, 404, "not_found");
+    let r = server
+        .post("/api/events")
+        .authorization_bearer(&admin)
+        .json(&json!({"source": "ids", "event_type": "x", "severity": "HIGH", "source_ip": "192.0.2.1"}))
+        .await;
+    let id = r.json::<Value>()["alert"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pass = tick(&ctx, Utc::now() + Duration::minutes(6)).await.unwrap();
+    assert_eq!(pass.escalated, 1);
+    let shown: Value = server
+        .get(&format!("/api/alerts/{id}"))
+        .authorization_bearer(&admin)
+        .await
+        .json();
+    assert_eq!(shown["status"], "ESCALATED");
+}
+
+#[tokio::test]
+async fn no_account_may_be_named_like_the_server() {
+    crate::support::request(|server, _ctx| async move {
+        let r = server
+            .post("/api/auth/register")
+            .json(&json!({"username": "System", "email": "s@example.com", "password": "long-enough-pass-1"}))
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["username"].is_array(), "{err}");
+    })
+    .await;
+}

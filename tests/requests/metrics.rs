@@ -76,7 +76,7 @@ async fn metrics_are_prometheus_text_and_name_what_the_deploy_files_use() {
             let missing: Vec<_> = wanted.difference(&exported).collect();
             assert!(missing.is_empty(), "{file} names metrics /metrics lacks: {missing:?}");
         }
-        for (name, _) in vigil::controllers::metrics::METRICS {
+        for (name, _) in vigil::telemetry::METRICS {
             assert!(exported.contains(*name), "{name} is not exported");
         }
     })
