@@ -70,6 +70,9 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
 ];
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -93,6 +96,20 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only its own");
+        }
+        // Histogram samples wait in lock-free blocks until upkeep folds
+        // them into their buckets: without it, between scrapes (or with no
+        // Prometheus at all) every request's sample would stay in memory.
+        // The exporter's own HTTP listener runs this; we render ourselves.
+        let upkeep = handle.clone();
+        let started = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            });
+        if let Err(err) = started {
+            tracing::warn!(error = %err, "metrics upkeep thread not started");
         }
         for (name, help) in METRICS {
             metrics::describe_counter!(*name, *help);

@@ -174,3 +174,54 @@ async fn allowlisted_sources_are_stored_marked_and_open_no_alert() {
     })
     .await;
 }
+
+/// Storage refusing writes: adding an entry answers 503 and stores
+/// neither the entry nor its audit entry (one transaction); the same
+/// request works once storage is back.
+#[tokio::test]
+async fn a_refused_write_stores_no_entry_and_no_audit_entry() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use vigil::models::_entities::audit_log;
+    crate::support::request(|server, ctx| async move {
+        let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+        let audited = audit_log::Entity::find().all(&ctx.db).await.unwrap().len();
+        let hold = ctx.db.begin().await.unwrap();
+        if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            hold.execute_unprepared("LOCK TABLE allowlist_entries IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        } else {
+            hold.execute_unprepared("CREATE TABLE held_by_a_test (x INTEGER)")
+                .await
+                .unwrap();
+        }
+        let body = json!({"cidr": "192.0.2.0/24", "reason": "during an outage"});
+        let r = server
+            .post("/api/allowlist")
+            .authorization_bearer(&admin)
+            .json(&body)
+            .await;
+        hold.rollback().await.unwrap();
+        assert_error(&r, 503, "storage_unavailable");
+        assert!(allowlist_entries::Entity::find()
+            .all(&ctx.db)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            audit_log::Entity::find().all(&ctx.db).await.unwrap().len(),
+            audited
+        );
+        let r = server
+            .post("/api/allowlist")
+            .authorization_bearer(&admin)
+            .json(&body)
+            .await;
+        assert_eq!(r.status_code(), 201, "{}", r.text());
+        assert_eq!(
+            audit_log::Entity::find().all(&ctx.db).await.unwrap().len(),
+            audited + 1
+        );
+    })
+    .await;
+}
