@@ -396,13 +396,10 @@ fn check(
         }
         _ => {}
     }
-    let comment = comment.trim();
-    if comment.is_empty() || comment.chars().count() > 1_000 {
-        fields
-            .entry("comment".into())
-            .or_default()
-            .push("Must be 1 to 1000 characters.".into());
-    }
+    let comment = check_comment(comment).map_err(|Invalid(bad)| fields.extend(bad));
+    let Ok(comment) = comment else {
+        return Err(fields);
+    };
     if !fields.is_empty() {
         return Err(fields);
     }
@@ -411,7 +408,7 @@ fn check(
         starts_at: starts_at.trunc_subsecs(6),
         ends_at: ends_at.map(|t| t.trunc_subsecs(6)),
         recurring,
-        comment: comment.to_string(),
+        comment,
     })
 }
 
@@ -546,7 +543,6 @@ impl Model {
         db: &C,
         by: &By,
         kind: EnvelopeType,
-        action: &'static str,
         before: Option<SilenceSnapshot>,
         correlation_id: &str,
     ) -> Result<SilenceSnapshot> {
@@ -561,7 +557,8 @@ impl Model {
             correlation_id,
         )
         .await?;
-        let mut entry = Entry::new(action, self.pid.to_string());
+        // The audit action is the envelope's name: `silence.created`, …
+        let mut entry = Entry::new(kind.as_str(), self.pid.to_string());
         if let Some(before) = before {
             entry = entry.before(before);
         }
@@ -594,20 +591,9 @@ impl Model {
         )
         .map_err(Invalid)?;
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
-        let row = insert(&txn, by, c, None, now).await?;
-        let snapshot = row
-            .record(
-                &txn,
-                by,
-                EnvelopeType::SilenceCreated,
-                "silence.created",
-                None,
-                correlation_id,
-            )
-            .await?;
-        super::suppression::reconcile_open(&txn, now).await?;
+        let made = store(&txn, by, c, None, now, correlation_id).await?;
         txn.commit().await?;
-        Ok((row, snapshot))
+        Ok(made)
     }
 
     /// "Silence until resolved": quiets one alert until it is resolved or
@@ -628,10 +614,10 @@ impl Model {
         if !alert.status().is_open() {
             return Err(SilenceError::AlertClosed.into());
         }
-        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
-        if comment.is_some_and(|c| c.chars().count() > 1_000) {
-            return Err(Invalid::field("comment", "Must be 1 to 1000 characters.").into());
-        }
+        let comment = match comment.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => Some(check_comment(c)?),
+            None => None,
+        };
         let c = Checked {
             matchers: Matchers {
                 source: Some(alert.source.clone()),
@@ -642,25 +628,11 @@ impl Model {
             starts_at: now.trunc_subsecs(6),
             ends_at: None,
             recurring: None,
-            comment: comment.map_or_else(
-                || format!("until {} is resolved", alert.pid),
-                str::to_string,
-            ),
+            comment: comment.unwrap_or_else(|| format!("until {} is resolved", alert.pid)),
         };
-        let row = insert(&txn, by, c, Some(alert.id), now).await?;
-        let snapshot = row
-            .record(
-                &txn,
-                by,
-                EnvelopeType::SilenceCreated,
-                "silence.created",
-                None,
-                correlation_id,
-            )
-            .await?;
-        super::suppression::reconcile_open(&txn, now).await?;
+        let made = store(&txn, by, c, Some(alert.id), now, correlation_id).await?;
         txn.commit().await?;
-        Ok((row, snapshot))
+        Ok(made)
     }
 
     /// Changes a silence that has not expired.
@@ -695,15 +667,7 @@ impl Model {
         );
         let c = if row.alert_id.is_some() {
             // Its matchers are the alert's own: only the comment changes.
-            let comment = change
-                .comment
-                .as_deref()
-                .unwrap_or(&row.comment)
-                .trim()
-                .to_string();
-            if comment.is_empty() || comment.chars().count() > 1_000 {
-                return Err(Invalid::field("comment", "Must be 1 to 1000 characters.").into());
-            }
+            let comment = check_comment(change.comment.as_deref().unwrap_or(&row.comment))?;
             Checked {
                 matchers: row.matchers(),
                 starts_at: row.starts_at.with_timezone(&Utc),
@@ -731,7 +695,6 @@ impl Model {
                 &txn,
                 by,
                 EnvelopeType::SilenceUpdated,
-                "silence.updated",
                 Some(before),
                 correlation_id,
             )
@@ -766,7 +729,6 @@ impl Model {
                     &txn,
                     by,
                     EnvelopeType::SilenceDeleted,
-                    "silence.deleted",
                     Some(before),
                     correlation_id,
                 )
@@ -800,7 +762,6 @@ impl Model {
                         db,
                         &By::system(),
                         EnvelopeType::SilenceExpired,
-                        "silence.expired",
                         None,
                         correlation_id,
                     )
@@ -840,7 +801,6 @@ impl Model {
                     &txn,
                     &By::system(),
                     EnvelopeType::SilenceExpired,
-                    "silence.expired",
                     None,
                     "expiry",
                 )
@@ -930,6 +890,34 @@ impl Model {
             .all(db)
             .await?)
     }
+}
+
+/// Stores a new silence with its `silence.created` envelope and audit
+/// entry, and marks the open alerts it matches, in the caller's
+/// transaction.
+async fn store<C: ConnectionTrait>(
+    db: &C,
+    by: &By,
+    c: Checked,
+    alert_id: Option<i64>,
+    now: DateTime<Utc>,
+    correlation_id: &str,
+) -> Result<(Model, SilenceSnapshot)> {
+    let row = insert(db, by, c, alert_id, now).await?;
+    let snapshot = row
+        .record(db, by, EnvelopeType::SilenceCreated, None, correlation_id)
+        .await?;
+    super::suppression::reconcile_open(db, now).await?;
+    Ok((row, snapshot))
+}
+
+/// A comment: 1 to 1,000 characters once trimmed.
+fn check_comment(comment: &str) -> Result<String, Invalid> {
+    let comment = comment.trim();
+    if comment.is_empty() || comment.chars().count() > 1_000 {
+        return Err(Invalid::field("comment", "Must be 1 to 1000 characters."));
+    }
+    Ok(comment.to_string())
 }
 
 async fn insert<C: ConnectionTrait>(

@@ -180,21 +180,11 @@ async fn allowlisted_sources_are_stored_marked_and_open_no_alert() {
 /// request works once storage is back.
 #[tokio::test]
 async fn a_refused_write_stores_no_entry_and_no_audit_entry() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
     use vigil::models::_entities::audit_log;
     crate::support::request(|server, ctx| async move {
         let admin = token_for(&server, &ctx, "root", Role::Admin).await;
         let audited = audit_log::Entity::find().all(&ctx.db).await.unwrap().len();
-        let hold = ctx.db.begin().await.unwrap();
-        if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            hold.execute_unprepared("LOCK TABLE allowlist_entries IN EXCLUSIVE MODE")
-                .await
-                .unwrap();
-        } else {
-            hold.execute_unprepared("CREATE TABLE held_by_a_test (x INTEGER)")
-                .await
-                .unwrap();
-        }
+        let hold = crate::support::hold_writes(&ctx, "allowlist_entries").await;
         let body = json!({"cidr": "192.0.2.0/24", "reason": "during an outage"});
         let r = server
             .post("/api/allowlist")

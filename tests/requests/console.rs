@@ -1250,23 +1250,13 @@ async fn oversized_and_non_form_bodies_are_html_refusals() {
 #[tokio::test]
 async fn a_console_change_while_storage_refuses_is_a_503_and_stores_nothing() {
     crate::support::request(|request, ctx| async move {
-        use sea_orm::{ConnectionTrait, TransactionTrait};
         let token = token_for(&request, &ctx, "root", Role::Admin).await;
         let id = open_alert(&request, &token, "203.0.113.7").await;
         let admin = sign_in(&request, "root").await;
         let t = csrf(&request, &admin).await;
         // Another writer holds the database (SQLite: the write lock; PostgreSQL:
         // the alerts table) past the configured lock timeout.
-        let hold = ctx.db.begin().await.unwrap();
-        if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            hold.execute_unprepared("LOCK TABLE alerts IN EXCLUSIVE MODE")
-                .await
-                .unwrap();
-        } else {
-            hold.execute_unprepared("CREATE TABLE held_by_a_test (x INTEGER)")
-                .await
-                .unwrap();
-        }
+        let hold = crate::support::hold_writes(&ctx, "alerts").await;
         let path = format!("/console/alerts/{id}/status");
         let r = post_form(
             &request,

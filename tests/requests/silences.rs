@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use axum_test::{TestServer, TestWebSocket, WsMessage as Message};
 use chrono::Utc;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use vigil::models::{
     _entities::{outbox_envelopes, silences},
@@ -570,12 +568,7 @@ async fn expiry_is_noted_once_and_a_refused_write_stores_nothing() {
 
         // Storage refusing writes: 503, and no silence is stored.
         let before = silences::Entity::find().all(&ctx.db).await.unwrap().len();
-        let hold = ctx.db.begin().await.unwrap();
-        if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            hold.execute_unprepared("LOCK TABLE silences IN EXCLUSIVE MODE").await.unwrap();
-        } else {
-            hold.execute_unprepared("CREATE TABLE held_by_a_test (x INTEGER)").await.unwrap();
-        }
+        let hold = crate::support::hold_writes(&ctx, "silences").await;
         let r = server
             .post("/api/silences")
             .authorization_bearer(&admin)

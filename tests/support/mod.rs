@@ -186,3 +186,21 @@ pub async fn task_context() -> TaskContext {
         .expect("migrate");
     TaskContext { ctx, _db: db }
 }
+
+/// Holds the database as another writer would, past the configured lock
+/// timeout, until the returned transaction is rolled back: on SQLite the
+/// write lock, on PostgreSQL an exclusive lock on `table`.
+pub async fn hold_writes(ctx: &AppContext, table: &str) -> sea_orm::DatabaseTransaction {
+    use sea_orm::TransactionTrait;
+    let hold = ctx.db.begin().await.expect("begin");
+    if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        hold.execute_unprepared(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            .await
+            .expect("lock table");
+    } else {
+        hold.execute_unprepared("CREATE TABLE held_by_a_test (x INTEGER)")
+            .await
+            .expect("take the write lock");
+    }
+    hold
+}
