@@ -15,12 +15,6 @@ use crate::{
     views::pagination::Page,
 };
 
-fn changed(ctx: &AppContext) {
-    if let Some(gate) = Gate::get(ctx) {
-        gate.invalidate();
-    }
-}
-
 /// Add a network (or one address) to the allowlist.
 #[utoipa::path(post, path = "/api/allowlist", operation_id = "create_allowlist_entry", tag = "allowlist",
     security(("bearer" = [])),
@@ -40,7 +34,7 @@ async fn create(
 ) -> ApiResult {
     user.require_person(Role::Admin)?;
     let row = allowlist::Model::create(&ctx.db, &user.by(&remote), &params).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(format::render()
         .status(StatusCode::CREATED)
         .json(row.snapshot(Utc::now()))?)
@@ -110,7 +104,7 @@ async fn remove(
 ) -> ApiResult {
     user.require_person(Role::Admin)?;
     allowlist::Model::remove(&ctx.db, &user.by(&remote), &id).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(format::render().status(StatusCode::NO_CONTENT).empty()?)
 }
 

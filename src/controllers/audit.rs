@@ -44,6 +44,17 @@ async fn list(user: CurrentUser, State(ctx): State<AppContext>, page: PageParams
         since: crate::models::listing::time("since", &page.values("since"), &mut errors),
         until: crate::models::listing::time("until", &page.values("until"), &mut errors),
     };
+    let unknown: Vec<&String> = q
+        .action
+        .iter()
+        .filter(|a| !audit::ACTIONS.contains(&a.as_str()))
+        .collect();
+    if let Some(first) = unknown.first() {
+        errors.entry("action".into()).or_default().push(format!(
+            "Unknown action `{first}`: one of {}.",
+            audit::ACTIONS.join(", ")
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors).into());
     }

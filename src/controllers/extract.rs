@@ -363,9 +363,19 @@ impl CurrentUser {
     /// # Errors
     /// 403 `forbidden`.
     pub fn authorize(&self, role: Role, scope: Scope) -> Result<&users::Model> {
+        self.authorize_any(role, &[scope])
+    }
+
+    /// [`Self::authorize`] where any one of `scopes` will do for a key. A
+    /// key refused is audited (once a minute per key and scopes).
+    ///
+    /// # Errors
+    /// 403 `forbidden`.
+    pub fn authorize_any(&self, role: Role, scopes: &[Scope]) -> Result<&users::Model> {
         match &self.key {
-            Some(key) if key.has(scope) => Ok(&self.user),
+            Some(key) if scopes.iter().any(|s| key.has(*s)) => Ok(&self.user),
             Some(key) => {
+                let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
                 if let Some((db, address)) = &self.audit {
                     crate::models::audit::note(
                         db,
@@ -374,14 +384,26 @@ impl CurrentUser {
                             "api_key.refused_scope",
                             key.pid.to_string(),
                         )
-                        .after(serde_json::json!({"scope": scope.as_str(), "key": key.name})),
-                        Some(&format!("scope:{}:{scope}", key.pid)),
+                        .after(serde_json::json!({"scope": wanted.join(" or "), "key": key.name})),
+                        Some(&format!("scope:{}:{}", key.pid, wanted.join(","))),
                     );
                 }
-                Err(ApiError::forbidden(format!("This API key lacks the `{scope}` scope")).into())
+                let named: Vec<String> = wanted.iter().map(|s| format!("`{s}`")).collect();
+                Err(ApiError::forbidden(format!(
+                    "This API key lacks the {} scope",
+                    named.join(" or ")
+                ))
+                .into())
             }
             None => self.require_person(role),
         }
+    }
+
+    /// Whether the caller may read alerts (a person, or a key with
+    /// `alerts:read`).
+    #[must_use]
+    pub fn reads_alerts(&self) -> bool {
+        self.key.as_ref().is_none_or(|k| k.has(Scope::AlertsRead))
     }
 
     /// The name history records: the user, or `owner (API key name)`.

@@ -1,7 +1,7 @@
 //! Silences and maintenance windows (admins, or API keys with
 //! `silences:write`; any signed-in user may read them).
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use loco_rs::{controller::middleware::remote_ip::RemoteIP, prelude::*};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use crate::{
     errors::{ApiError, ApiResult, ErrorBody},
     ingestion::gate::Gate,
     models::{
-        alerts::{self, AlertSnapshot},
+        alerts::AlertSnapshot,
         api_keys::Scope,
         silences::{
             self, Matchers, NewSilence, SilenceChange, SilenceSnapshot, State as SilenceState,
@@ -20,13 +20,6 @@ use crate::{
     },
     views::pagination::Page,
 };
-
-/// After a change here: this process's ingestion sees it at once.
-fn changed(ctx: &AppContext) {
-    if let Some(gate) = Gate::get(ctx) {
-        gate.invalidate();
-    }
-}
 
 /// The guard for writing silences: an admin, or a key with `silences:write`.
 fn writer(user: &CurrentUser) -> Result<()> {
@@ -37,14 +30,8 @@ fn writer(user: &CurrentUser) -> Result<()> {
 /// The guard for reading them: any signed-in user, or a key with
 /// `silences:write` or `alerts:read`.
 fn reader(user: &CurrentUser) -> Result<()> {
-    match &user.key {
-        Some(key) if key.has(Scope::SilencesWrite) || key.has(Scope::AlertsRead) => Ok(()),
-        Some(_) => Err(ApiError::forbidden(
-            "This API key lacks the `alerts:read` or `silences:write` scope",
-        )
-        .into()),
-        None => user.require_person(Role::Analyst).map(|_| ()),
-    }
+    user.authorize_any(Role::Analyst, &[Scope::AlertsRead, Scope::SilencesWrite])?;
+    Ok(())
 }
 
 /// Create a silence: from `starts_at` (default now) to `ends_at`, or a
@@ -69,7 +56,7 @@ async fn create(
 ) -> ApiResult {
     writer(&user)?;
     let (_, snapshot) = silences::Model::create(&ctx.db, &user.by(&remote), params, &cid).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(format::render()
         .status(StatusCode::CREATED)
         .json(snapshot)?)
@@ -168,7 +155,7 @@ async fn update(
     writer(&user)?;
     let (_, snapshot) =
         silences::Model::change(&ctx.db, &user.by(&remote), &id, change, &cid).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(format::json(snapshot)?)
 }
 
@@ -193,7 +180,7 @@ async fn remove(
 ) -> ApiResult {
     writer(&user)?;
     silences::Model::expire(&ctx.db, &user.by(&remote), &id, &cid).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(format::render().status(StatusCode::NO_CONTENT).empty()?)
 }
 
@@ -214,7 +201,8 @@ pub struct Preview {
     pub matched: u64,
     /// Alerts created in those days (all of them were checked).
     pub checked: u64,
-    /// Up to 10 of the matched alerts, newest first.
+    /// Up to 10 of the matched alerts, newest first (empty for an API key
+    /// without `alerts:read`).
     pub sample: Vec<AlertSnapshot>,
 }
 
@@ -236,20 +224,19 @@ async fn preview(
     JsonBody(params): JsonBody<PreviewParams>,
 ) -> ApiResult {
     writer(&user)?;
-    let days = params.days.unwrap_or(7);
-    if !(1..=90).contains(&days) {
-        return Err(ApiError::field("days", "Must be 1 to 90.").into());
-    }
-    let now = Utc::now();
-    let compiled = silences::Model::preview(params.matchers, now)?;
-    let since = now - Duration::days(days);
-    let (matched, checked, sample) =
-        alerts::Model::matching_since(&ctx.db, since, |a| compiled.matches(a, None)).await?;
+    let found =
+        silences::Model::preview(&ctx.db, params.matchers, params.days.unwrap_or(7)).await?;
+    // The sample shows alerts: only to whom may read them.
+    let sample = if user.reads_alerts() {
+        found.sample.iter().map(AlertSnapshot::from).collect()
+    } else {
+        Vec::new()
+    };
     Ok(format::json(Preview {
-        days,
-        matched,
-        checked,
-        sample: sample.iter().map(AlertSnapshot::from).collect(),
+        days: found.days,
+        matched: found.matched,
+        checked: found.checked,
+        sample,
     })?)
 }
 
@@ -300,7 +287,7 @@ async fn silence_alert(
         &cid,
     )
     .await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(format::render()
         .status(StatusCode::CREATED)
         .json(snapshot)?)

@@ -34,6 +34,8 @@ struct Checked {
 pub struct Gate {
     current: RwLock<Arc<Snapshot>>,
     checked: Mutex<Checked>,
+    /// Which live silences were in force at the last operations tick.
+    in_force: Mutex<Option<Vec<(uuid::Uuid, bool)>>>,
 }
 
 const VERSION_SQL: &str = "SELECT \
@@ -113,6 +115,24 @@ impl Gate {
             checked.loaded = changes;
         }
         Ok(())
+    }
+
+    /// Whether the live silences in force now (`states`) differ from those
+    /// at the last call: a weekly window opened or closed, or a silence
+    /// reached its `starts_at`. The first call answers yes.
+    pub fn windows_moved(&self, states: Vec<(uuid::Uuid, bool)>) -> bool {
+        let mut last = self.in_force.lock().unwrap_or_else(PoisonError::into_inner);
+        let moved = last.as_ref() != Some(&states);
+        *last = Some(states);
+        moved
+    }
+
+    /// After a handler changed the allowlist or a silence: this process's
+    /// ingestion applies it from its next round.
+    pub fn changed(ctx: &loco_rs::app::AppContext) {
+        if let Some(gate) = Self::get(ctx) {
+            gate.invalidate();
+        }
     }
 
     /// The gate of this process's ingestion writer.

@@ -16,7 +16,7 @@ use loco_rs::{
 use super::Subsystems;
 use crate::{
     ingestion::gate::Gate,
-    models::{escalation, silences},
+    models::{escalation, silences, suppression},
     settings::Settings,
 };
 
@@ -29,9 +29,14 @@ pub struct Operations;
 pub async fn tick(ctx: &AppContext, now: chrono::DateTime<Utc>) -> Result<escalation::Pass> {
     let settings = Settings::get(ctx);
     if silences::Model::note_expired(&ctx.db, now).await? > 0 {
-        if let Some(gate) = Gate::get(ctx) {
-            gate.invalidate();
-        }
+        Gate::changed(ctx);
+    }
+    // A weekly window that opened or closed, or a silence that began,
+    // changes which open alerts are quiet without any request: mark them
+    // again (escalation, just below, skips the quiet ones).
+    let states = silences::Model::in_force_at(&ctx.db, now).await?;
+    if Gate::get(ctx).is_none_or(|gate| gate.windows_moved(states)) {
+        suppression::remark_open(&ctx.db, now).await?;
     }
     let policies = escalation::in_force(&ctx.db, &settings.operations.escalation_policies).await?;
     escalation::run_once(&ctx.db, &policies, now).await

@@ -444,6 +444,21 @@ impl Model {
         super::find_by_pid::<Entity, _>(db, "alert", Column::Pid, pid).await
     }
 
+    /// [`Self::find_by_pid`], the row locked until the transaction ends
+    /// (PostgreSQL; on SQLite the writer holds the database).
+    ///
+    /// # Errors
+    /// 404; database errors.
+    pub async fn find_by_pid_for_update<C: ConnectionTrait>(db: &C, pid: &str) -> Result<Self> {
+        let missing = || Error::from(NotFound::new("alert", pid));
+        let id = Uuid::parse_str(pid).map_err(|_| missing())?;
+        let mut q = Entity::find().filter(Column::Pid.eq(id));
+        if db.get_database_backend() == DbBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        q.one(db).await?.ok_or_else(missing)
+    }
+
     /// Moves the alert to `to` through the transition table, recording who,
     /// when, from, to and the note, and the lifecycle envelopes, in one
     /// transaction. Setting the current status again changes nothing.

@@ -232,11 +232,19 @@ pub struct Broken {
 /// The first entry that was altered, or that follows a removed entry; or a
 /// removed tail; database errors as `Err(Err(..))`.
 pub async fn verify(db: &DatabaseConnection) -> Result<std::result::Result<u64, Broken>> {
+    // The head first: entries appended while the check runs come after it
+    // (appenders hold the head's lock, so ids follow the chain) and are
+    // left for the next check rather than taken for a tampered tail.
+    let head = super::_entities::audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?;
+    let end = head.as_ref().map_or(i64::MAX, |h| h.last_id);
     let mut prev = GENESIS.to_string();
     let (mut after, mut count) = (0_i64, 0_u64);
     loop {
         let rows = Entity::find()
             .filter(Column::Id.gt(after))
+            .filter(Column::Id.lte(end))
             .order_by_asc(Column::Id)
             .limit(1_000)
             .all(db)
@@ -272,9 +280,6 @@ pub async fn verify(db: &DatabaseConnection) -> Result<std::result::Result<u64, 
         }
         after = next_after;
     }
-    let head = super::_entities::audit_head::Entity::find_by_id(1)
-        .one(db)
-        .await?;
     if let Some(head) = head {
         if head.last_id != after || head.last_hash != prev {
             return Ok(Err(Broken {

@@ -343,21 +343,11 @@ pub async fn run_once(
             match alerts::Model::move_status(db, &pid, AlertStatus::Escalated, Some(&note), actor)
                 .await
             {
-                Ok((updated, true)) => {
-                    // Another instance may have moved it meanwhile: then
-                    // the optimistic update refused ours.
-                    alerts::Entity::update_many()
-                        .col_expr(
-                            alerts::Column::EscalationNotifiedAt,
-                            sea_orm::sea_query::Expr::value(Some(
-                                sea_orm::prelude::DateTimeWithTimeZone::from(now),
-                            )),
-                        )
-                        .filter(alerts::Column::Id.eq(updated.id))
-                        .exec(db)
-                        .await?;
-                    pass.escalated += 1;
-                }
+                // Moved by this call (else another instance moved it first,
+                // and the optimistic update refused ours). Re-notification
+                // counts from this change (`updated_at`): nothing else to
+                // write, so nothing outside its transaction.
+                Ok((_, true)) => pass.escalated += 1,
                 Ok(_) => {}
                 Err(err) if is_lost_race(&err) => {}
                 Err(err) => return Err(err),
@@ -422,6 +412,9 @@ async fn renotify(
         )
         .filter(alerts::Column::Id.eq(alert.id))
         .filter(alerts::Column::Status.eq(AlertStatus::Escalated.as_str()))
+        .filter(alerts::Column::AcknowledgedAt.is_null())
+        // Silenced since it was read: a silence is a decision not to page.
+        .filter(alerts::Column::Suppressed.eq(false))
         .filter(match alert.escalation_notified_at {
             Some(at) => alerts::Column::EscalationNotifiedAt.eq(at),
             None => alerts::Column::EscalationNotifiedAt.is_null(),

@@ -412,6 +412,16 @@ fn check(
     })
 }
 
+/// What [`Model::preview`] found.
+#[derive(Debug)]
+pub struct Previewed {
+    pub days: i64,
+    pub matched: u64,
+    pub checked: u64,
+    /// Up to 10 matched alerts, newest first.
+    pub sample: Vec<alerts::Model>,
+}
+
 /// Why a silence change was refused.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 pub enum SilenceError {
@@ -500,11 +510,40 @@ impl Model {
         }
     }
 
+    /// What `matchers` would have silenced among the alerts created in the
+    /// last `days` (1 to 90): how many, how many were checked, and the
+    /// newest ten. Changes nothing.
+    ///
+    /// # Errors
+    /// 400 naming the invalid matchers or `days`; database errors.
+    pub async fn preview(
+        db: &DatabaseConnection,
+        matchers: Matchers,
+        days: i64,
+    ) -> Result<Previewed> {
+        if !(1..=90).contains(&days) {
+            return Err(Invalid::field("days", "Must be 1 to 90.").into());
+        }
+        let now = Utc::now();
+        let compiled = Self::compile_matchers(matchers, now)?;
+        let (matched, checked, sample) =
+            alerts::Model::matching_since(db, now - Duration::days(days), |a| {
+                compiled.matches(a, None)
+            })
+            .await?;
+        Ok(Previewed {
+            days,
+            matched,
+            checked,
+            sample,
+        })
+    }
+
     /// `matchers` checked and ready to match, for a preview.
     ///
     /// # Errors
     /// 400 naming the invalid matchers.
-    pub fn preview(matchers: Matchers, now: DateTime<Utc>) -> Result<Compiled> {
+    fn compile_matchers(matchers: Matchers, now: DateTime<Utc>) -> Result<Compiled> {
         let mut fields = FieldErrors::new();
         let (network, severity) = matchers.check(&mut fields);
         if !fields.is_empty() {
@@ -610,9 +649,22 @@ impl Model {
     ) -> Result<(Self, SilenceSnapshot)> {
         let now = Utc::now();
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
-        let alert = alerts::Model::find_by_pid(&txn, alert_pid).await?;
+        // Locked (PostgreSQL; SQLite has one writer): a resolution cannot
+        // commit between this check and the silence, which would outlive it.
+        let alert = alerts::Model::find_by_pid_for_update(&txn, alert_pid).await?;
         if !alert.status().is_open() {
             return Err(SilenceError::AlertClosed.into());
+        }
+        // Asked again (a retry): the silence it already has.
+        if let Some(live) = Entity::find()
+            .filter(Column::AlertId.eq(alert.id))
+            .filter(Column::EndedAt.is_null())
+            .one(&txn)
+            .await?
+        {
+            let snapshot = live.snapshot(now, Some(alert.pid));
+            txn.rollback().await?;
+            return Ok((live, snapshot));
         }
         let comment = match comment.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => Some(check_comment(c)?),
@@ -653,30 +705,47 @@ impl Model {
             return Err(SilenceError::Expired.into());
         }
         let before = row.snapshot(now, row.alert_pid(&txn).await?);
-        let c = check(
-            change.matchers.unwrap_or_else(|| row.matchers()),
-            change
-                .starts_at
-                .unwrap_or_else(|| row.starts_at.with_timezone(&Utc)),
-            change
-                .ends_at
-                .or_else(|| row.ends_at.map(|t| t.with_timezone(&Utc))),
-            change.recurring.or_else(|| row.recurring()),
-            change.comment.as_deref().unwrap_or(&row.comment),
-            now,
-        );
         let c = if row.alert_id.is_some() {
-            // Its matchers are the alert's own: only the comment changes.
-            let comment = check_comment(change.comment.as_deref().unwrap_or(&row.comment))?;
+            // Its matchers are the alert's own and it ends with the alert:
+            // only the comment changes, and anything else is refused by name.
+            let mut fields = FieldErrors::new();
+            for (name, given) in [
+                ("matchers", change.matchers.is_some()),
+                ("starts_at", change.starts_at.is_some()),
+                ("ends_at", change.ends_at.is_some()),
+                ("recurring", change.recurring.is_some()),
+            ] {
+                if given {
+                    fields.insert(
+                        name.into(),
+                        vec!["A silence until resolved changes only its comment.".into()],
+                    );
+                }
+            }
+            if !fields.is_empty() {
+                return Err(Invalid(fields).into());
+            }
             Checked {
                 matchers: row.matchers(),
                 starts_at: row.starts_at.with_timezone(&Utc),
                 ends_at: row.ends_at.map(|t| t.with_timezone(&Utc)),
                 recurring: None,
-                comment,
+                comment: check_comment(change.comment.as_deref().unwrap_or(&row.comment))?,
             }
         } else {
-            c.map_err(Invalid)?
+            check(
+                change.matchers.unwrap_or_else(|| row.matchers()),
+                change
+                    .starts_at
+                    .unwrap_or_else(|| row.starts_at.with_timezone(&Utc)),
+                change
+                    .ends_at
+                    .or_else(|| row.ends_at.map(|t| t.with_timezone(&Utc))),
+                change.recurring.or_else(|| row.recurring()),
+                change.comment.as_deref().unwrap_or(&row.comment),
+                now,
+            )
+            .map_err(Invalid)?
         };
         let updated = ActiveModel {
             id: ActiveValue::unchanged(row.id),
@@ -690,6 +759,9 @@ impl Model {
         }
         .update(&txn)
         .await?;
+        // Alerts first, the audit head last: every audited transaction
+        // takes its locks in that order (no deadlock on PostgreSQL).
+        super::suppression::reconcile_open(&txn, now).await?;
         let snapshot = updated
             .record(
                 &txn,
@@ -699,7 +771,6 @@ impl Model {
                 correlation_id,
             )
             .await?;
-        super::suppression::reconcile_open(&txn, now).await?;
         txn.commit().await?;
         Ok((updated, snapshot))
     }
@@ -724,6 +795,7 @@ impl Model {
         let before = row.snapshot(now, row.alert_pid(&txn).await?);
         let ended = end(&txn, &row, now).await?;
         if let Some(ended) = ended {
+            super::suppression::reconcile_open(&txn, now).await?;
             ended
                 .record(
                     &txn,
@@ -733,7 +805,6 @@ impl Model {
                     correlation_id,
                 )
                 .await?;
-            super::suppression::reconcile_open(&txn, now).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -797,6 +868,7 @@ impl Model {
                 .exec(&txn)
                 .await?;
             if taken.rows_affected == 1 {
+                super::suppression::reconcile_open(&txn, now).await?;
                 row.record(
                     &txn,
                     &By::system(),
@@ -805,7 +877,6 @@ impl Model {
                     "expiry",
                 )
                 .await?;
-                super::suppression::reconcile_open(&txn, now).await?;
                 noted += 1;
             }
             txn.commit().await?;
@@ -873,6 +944,21 @@ impl Model {
         Ok((pages.fetch_page(page.saturating_sub(1)).await?, count))
     }
 
+    /// Each live silence and whether it is in force at `now`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn in_force_at(
+        db: &DatabaseConnection,
+        now: DateTime<Utc>,
+    ) -> ModelResult<Vec<(Uuid, bool)>> {
+        Ok(Self::live(db, now)
+            .await?
+            .iter()
+            .map(|s| (s.pid, s.compile().is_some_and(|c| c.in_force(now))))
+            .collect())
+    }
+
     /// The silences that may mute something now or later (not ended).
     ///
     /// # Errors
@@ -904,10 +990,11 @@ async fn store<C: ConnectionTrait>(
     correlation_id: &str,
 ) -> Result<(Model, SilenceSnapshot)> {
     let row = insert(db, by, c, alert_id, now).await?;
+    // Alerts first, the audit head last (see `change`).
+    super::suppression::reconcile_open(db, now).await?;
     let snapshot = row
         .record(db, by, EnvelopeType::SilenceCreated, None, correlation_id)
         .await?;
-    super::suppression::reconcile_open(db, now).await?;
     Ok((row, snapshot))
 }
 

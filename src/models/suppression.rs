@@ -60,6 +60,18 @@ pub async fn mark<C: ConnectionTrait>(db: &C, wanted: &[(i64, Option<Uuid>)]) ->
     Ok(())
 }
 
+/// [`reconcile_open`] in a write transaction of its own (the operations
+/// tick, when a window opened or closed).
+///
+/// # Errors
+/// Database errors.
+pub async fn remark_open(db: &DatabaseConnection, now: DateTime<Utc>) -> ModelResult<()> {
+    let (_writer, txn) = crate::db::write::begin_write(db).await?;
+    reconcile_open(&txn, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Marks every open alert as the silences now say (after a silence is
 /// created, changed or ended). Matchers on `dedup_key` are an event's and
 /// are applied as events arrive.

@@ -46,6 +46,10 @@ async fn only_admins_manage_the_allowlist_and_bad_networks_are_named() {
             (json!({"cidr": "intranet", "reason": "r"}), "cidr"),
             (json!({"cidr": "10.0.0.0/8", "reason": ""}), "reason"),
             (
+                json!({"cidr": "10.0.0.0/8", "reason": "r".repeat(501)}),
+                "reason",
+            ),
+            (
                 json!({"cidr": "10.0.0.0/8", "reason": "r", "expires_at": "2020-01-01T00:00:00Z"}),
                 "expires_at",
             ),
@@ -87,6 +91,38 @@ async fn only_admins_manage_the_allowlist_and_bad_networks_are_named() {
             .await
             .json();
         assert_eq!(list["count"], 2);
+        let r = server
+            .get(&format!("/api/allowlist/{id}"))
+            .authorization_bearer(&admin)
+            .await;
+        assert_eq!(r.status_code(), 200, "{}", r.text());
+        assert_eq!(r.json::<Value>()["reason"], "internal scanner");
+        let r = server
+            .get(&format!("/api/allowlist/{id}"))
+            .authorization_bearer(&analyst)
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = server
+            .get("/api/allowlist")
+            .add_header("X-API-Key", &key)
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = server
+            .delete(&format!("/api/allowlist/{id}"))
+            .add_header("X-API-Key", &key)
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = server
+            .get("/api/allowlist/00000000-0000-0000-0000-000000000000")
+            .authorization_bearer(&admin)
+            .await;
+        assert_error(&r, 404, "not_found");
+        let r = server
+            .get("/api/allowlist?colour=red")
+            .authorization_bearer(&admin)
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["colour"].is_array());
         let r = server
             .delete(&format!("/api/allowlist/{id}"))
             .authorization_bearer(&analyst)

@@ -140,6 +140,21 @@ async fn admin_actions_and_security_events_are_recorded_and_only_admins_read_the
         let err = assert_error(&r, 400, "validation_failed");
         assert!(err["fields"]["colour"].is_array());
         let r = server
+            .get("/api/audit?action=user.deleted")
+            .authorization_bearer(&admin)
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(
+            err["fields"]["action"].is_array(),
+            "an unknown action is named, not an empty page"
+        );
+        let r = server
+            .get("/api/audit?until=tomorrow")
+            .authorization_bearer(&admin)
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["until"].is_array());
+        let r = server
             .get("/api/audit?since=yesterday")
             .authorization_bearer(&admin)
             .await;

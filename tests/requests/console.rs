@@ -1334,3 +1334,153 @@ async fn operations_pages_are_admin_only_and_show_silenced_alerts() {
     })
     .await;
 }
+
+/// An analyst with a valid session and CSRF token is refused every
+/// operations form, and nothing changes; an admin's end-now, remove and
+/// silence-until-resolved forms do what they say.
+#[tokio::test]
+async fn operations_forms_are_refused_to_analysts_and_work_for_admins() {
+    use vigil::models::_entities::{allowlist_entries, audit_log, silences};
+    crate::support::request(|request, ctx| async move {
+        let token = token_for(&request, &ctx, "root", Role::Admin).await;
+        create_user(&ctx, "ann", Role::Analyst).await;
+        let admin = sign_in(&request, "root").await;
+        let analyst = sign_in(&request, "ann").await;
+        let alert = open_alert(&request, &token, "198.51.100.20").await;
+        let t = csrf(&request, &admin).await;
+        let r = post_form(
+            &request,
+            &admin,
+            "/console/admin/silences",
+            &[
+                ("source", "s"),
+                ("hours", "2"),
+                ("comment", "c"),
+                ("csrf", &t),
+            ],
+        )
+        .await;
+        assert_eq!(r.status_code(), 303);
+        let r = post_form(
+            &request,
+            &admin,
+            "/console/admin/allowlist",
+            &[("cidr", "10.0.0.0/8"), ("reason", "r"), ("csrf", &t)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 303);
+        let silence = silences::Entity::find()
+            .one(&ctx.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .pid;
+        let entry = allowlist_entries::Entity::find()
+            .one(&ctx.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .pid;
+        let counts = || async {
+            (
+                silences::Entity::find()
+                    .all(&ctx.db)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s.ended_at.is_none())
+                    .count(),
+                allowlist_entries::Entity::find()
+                    .all(&ctx.db)
+                    .await
+                    .unwrap()
+                    .len(),
+                audit_log::Entity::find().all(&ctx.db).await.unwrap().len(),
+            )
+        };
+        let before = counts().await;
+        let at = csrf(&request, &analyst).await;
+        let forms = [
+            "/console/admin/silences".to_string(),
+            format!("/console/admin/silences/{silence}/expire"),
+            format!("/console/alerts/{alert}/silence"),
+            "/console/admin/allowlist".to_string(),
+            format!("/console/admin/allowlist/{entry}/delete"),
+        ];
+        for path in &forms {
+            let r = post_form(
+                &request,
+                &analyst,
+                path,
+                &[
+                    ("source", "x"),
+                    ("hours", "1"),
+                    ("comment", "c"),
+                    ("cidr", "192.0.2.0/24"),
+                    ("reason", "r"),
+                    ("csrf", &at),
+                ],
+            )
+            .await;
+            assert_eq!(r.status_code(), 403, "{path}");
+        }
+        assert_eq!(counts().await, before, "nothing changed");
+        // Bad form values: 400 pages naming them.
+        let r = post_form(
+            &request,
+            &admin,
+            "/console/admin/silences",
+            &[
+                ("source", "x"),
+                ("hours", "0"),
+                ("comment", "c"),
+                ("csrf", &t),
+            ],
+        )
+        .await;
+        assert_eq!(r.status_code(), 400);
+        assert!(r.text().contains("hours"));
+        let r = post_form(
+            &request,
+            &admin,
+            "/console/admin/allowlist",
+            &[
+                ("cidr", "192.0.2.0/24"),
+                ("reason", "r"),
+                ("expires_at", "soon"),
+                ("csrf", &t),
+            ],
+        )
+        .await;
+        assert_eq!(r.status_code(), 400);
+        assert!(r.text().contains("expires_at"));
+        // The admin's forms.
+        for path in &forms[1..3] {
+            let r = post_form(&request, &admin, path, &[("csrf", &t)]).await;
+            assert_eq!(r.status_code(), 303, "{path}: {}", r.text());
+        }
+        let r = post_form(&request, &admin, &forms[4], &[("csrf", &t)]).await;
+        assert_eq!(r.status_code(), 303);
+        let ended = silences::Entity::find().all(&ctx.db).await.unwrap();
+        assert!(ended
+            .iter()
+            .any(|s| s.pid == silence && s.ended_at.is_some()));
+        assert!(ended
+            .iter()
+            .any(|s| s.alert_id.is_some() && s.ended_at.is_none()));
+        assert!(allowlist_entries::Entity::find()
+            .all(&ctx.db)
+            .await
+            .unwrap()
+            .is_empty());
+        let page = get(&request, &admin, &format!("/console/alerts/{alert}"))
+            .await
+            .text();
+        assert!(page.contains("Silenced by"));
+        assert!(
+            !page.contains("Silence until resolved"),
+            "offered only while not silenced"
+        );
+    })
+    .await;
+}

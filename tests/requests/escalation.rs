@@ -53,6 +53,26 @@ async fn only_admins_manage_policies_and_bad_fields_are_named() {
             .await;
         assert_eq!(r.status_code(), 200, "{}", r.text());
         assert_eq!(r.json::<Value>()["renotify_minutes"], 30);
+        let path = format!("/api/escalation-policies/{id}");
+        let r = server.patch(&path).authorization_bearer(&analyst).json(&json!({"enabled": true})).await;
+        assert_error(&r, 403, "forbidden");
+        let r = server.patch(&path).authorization_bearer(&admin).json(&json!({"after_minutes": 0})).await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["after_minutes"].is_array(), "{err}");
+        let key = server
+            .post("/api/api-keys")
+            .authorization_bearer(&admin)
+            .json(&json!({"name": "k", "scopes": ["alerts:write", "silences:write"]}))
+            .await
+            .json::<Value>()["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = server.get("/api/escalation-policies").add_header("X-API-Key", &key).await;
+        assert_error(&r, 403, "forbidden");
+        let unknown = "/api/escalation-policies/00000000-0000-0000-0000-000000000000";
+        assert_error(&server.patch(unknown).authorization_bearer(&admin).json(&json!({})).await, 404, "not_found");
+        assert_error(&server.delete(unknown).authorization_bearer(&admin).await, 404, "not_found");
         let list: Value = server.get("/api/escalation-policies").authorization_bearer(&admin).await.json();
         assert_eq!(list.as_array().unwrap().len(), 1);
         assert_eq!(list[0]["enabled"], false);

@@ -101,6 +101,12 @@ async fn with_a_token_metrics_demand_it() {
         .authorization_bearer("wrong-token-of-same-len")
         .await;
     assert_error(&r, 401, "unauthorized");
+    // As long as the token, one character off.
+    let r = server
+        .get("/metrics")
+        .authorization_bearer("s3cret-metrics-tokeN")
+        .await;
+    assert_error(&r, 401, "unauthorized");
     let r = server
         .get("/metrics")
         .authorization_bearer("s3cret-metrics-token")

@@ -28,12 +28,6 @@ use crate::{
 
 const ROWS: u64 = 50;
 
-fn changed(ctx: &AppContext) {
-    if let Some(gate) = Gate::get(ctx) {
-        gate.invalidate();
-    }
-}
-
 fn refused_message(err: &loco_rs::Error) -> Option<String> {
     crate::errors::answer_for(err)
         .filter(|r| r.status.is_client_error())
@@ -174,7 +168,7 @@ pub async fn create_silence(
     };
     match silences::Model::create(&ctx.db, &by, params, &cid).await {
         Ok(_) => {
-            changed(&ctx);
+            Gate::changed(&ctx);
             Ok(see_other("/console/admin/silences"))
         }
         Err(err) => match refused_message(&err) {
@@ -202,7 +196,7 @@ pub async fn expire_silence(
 ) -> Page {
     console.require_admin()?;
     silences::Model::expire(&ctx.db, &by, &id, &cid).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(see_other("/console/admin/silences"))
 }
 
@@ -215,7 +209,7 @@ pub async fn silence_alert(
 ) -> Page {
     console.require_admin()?;
     silences::Model::for_alert(&ctx.db, &by, &id, form.get("comment"), &cid).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(see_other(&format!("/console/alerts/{id}")))
 }
 
@@ -283,7 +277,7 @@ pub async fn add_allowlist(
     };
     match allowlist::Model::create(&ctx.db, &by, &new).await {
         Ok(_) => {
-            changed(&ctx);
+            Gate::changed(&ctx);
             Ok(see_other("/console/admin/allowlist"))
         }
         Err(err) => match refused_message(&err) {
@@ -301,7 +295,7 @@ pub async fn delete_allowlist(
 ) -> Page {
     console.require_admin()?;
     allowlist::Model::remove(&ctx.db, &by, &id).await?;
-    changed(&ctx);
+    Gate::changed(&ctx);
     Ok(see_other("/console/admin/allowlist"))
 }
 
