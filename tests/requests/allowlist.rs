@@ -5,7 +5,7 @@ use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use vigil::models::{_entities::allowlist_entries, users::Role};
 
-use super::prepare_data::{assert_error, token_for};
+use super::prepare_data::{assert_error, key_with, token_for};
 
 #[tokio::test]
 async fn only_admins_manage_the_allowlist_and_bad_networks_are_named() {
@@ -24,15 +24,7 @@ async fn only_admins_manage_the_allowlist_and_bad_networks_are_named() {
             .authorization_bearer(&analyst)
             .await;
         assert_error(&r, 403, "forbidden");
-        let key = server
-            .post("/api/api-keys")
-            .authorization_bearer(&admin)
-            .json(&json!({"name": "k", "scopes": ["alerts:write", "silences:write"]}))
-            .await
-            .json::<Value>()["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let key = key_with(&server, &admin, &["alerts:write", "silences:write"]).await;
         let r = server
             .post("/api/allowlist")
             .add_header("X-API-Key", &key)

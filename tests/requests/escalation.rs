@@ -11,7 +11,7 @@ use vigil::{
     },
 };
 
-use super::prepare_data::{assert_error, token_for};
+use super::prepare_data::{assert_error, key_with, token_for};
 
 async fn escalated_envelopes(ctx: &loco_rs::app::AppContext, alert: &str) -> usize {
     outbox_envelopes::Entity::find()
@@ -59,15 +59,7 @@ async fn only_admins_manage_policies_and_bad_fields_are_named() {
         let r = server.patch(&path).authorization_bearer(&admin).json(&json!({"after_minutes": 0})).await;
         let err = assert_error(&r, 400, "validation_failed");
         assert!(err["fields"]["after_minutes"].is_array(), "{err}");
-        let key = server
-            .post("/api/api-keys")
-            .authorization_bearer(&admin)
-            .json(&json!({"name": "k", "scopes": ["alerts:write", "silences:write"]}))
-            .await
-            .json::<Value>()["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let key = key_with(&server, &admin, &["alerts:write", "silences:write"]).await;
         let r = server.get("/api/escalation-policies").add_header("X-API-Key", &key).await;
         assert_error(&r, 403, "forbidden");
         let unknown = "/api/escalation-policies/00000000-0000-0000-0000-000000000000";

@@ -84,3 +84,18 @@ pub async fn open_alert(request: &TestServer, token: &str, ip: &str) -> String {
         .expect("alert id")
         .to_string()
 }
+
+/// Creates an API key with `scopes` as the admin `admin_token`; returns
+/// the key.
+pub async fn key_with(request: &TestServer, admin_token: &str, scopes: &[&str]) -> String {
+    let r = request
+        .post("/api/api-keys")
+        .authorization_bearer(admin_token)
+        .json(&json!({"name": format!("k{}", uuid::Uuid::new_v4().simple()), "scopes": scopes}))
+        .await;
+    assert_eq!(r.status_code(), 201, "{}", r.text());
+    r.json::<Value>()["key"]
+        .as_str()
+        .expect("the key")
+        .to_string()
+}

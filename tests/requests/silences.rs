@@ -12,7 +12,7 @@ use vigil::models::{
     users::Role,
 };
 
-use super::prepare_data::{assert_error, token_for};
+use super::prepare_data::{assert_error, key_with, token_for};
 
 fn event(source: &str, ip: &str, severity: &str) -> Value {
     json!({"source": source, "event_type": "port_scan", "severity": severity, "source_ip": ip})
@@ -71,21 +71,8 @@ async fn only_admins_and_keys_with_the_scope_manage_silences_and_bad_fields_are_
             .json(&body)
             .await;
         assert_error(&r, 403, "forbidden");
-        let key = |scopes: Value| {
-            let server = &server;
-            let admin = admin.clone();
-            async move {
-                let r = server
-                    .post("/api/api-keys")
-                    .authorization_bearer(&admin)
-                    .json(&json!({"name": format!("k{}", uuid::Uuid::new_v4().simple()), "scopes": scopes}))
-                    .await;
-                assert_eq!(r.status_code(), 201, "{}", r.text());
-                r.json::<Value>()["key"].as_str().unwrap().to_string()
-            }
-        };
-        let reader = key(json!(["alerts:read"])).await;
-        let writer = key(json!(["silences:write"])).await;
+        let reader = key_with(&server, &admin, &["alerts:read"]).await;
+        let writer = key_with(&server, &admin, &["silences:write"]).await;
         let r = server
             .post("/api/silences")
             .add_header("X-API-Key", &reader)
@@ -522,15 +509,7 @@ async fn preview_counts_what_matchers_would_have_silenced_and_changes_nothing() 
         assert!(err["fields"]["days"].is_array(), "{err}");
         // A key that manages silences but may not read alerts gets the
         // figures, not the alerts.
-        let key = server
-            .post("/api/api-keys")
-            .authorization_bearer(&admin)
-            .json(&json!({"name": "muter", "scopes": ["silences:write"]}))
-            .await
-            .json::<Value>()["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let key = key_with(&server, &admin, &["silences:write"]).await;
         let r = server
             .post("/api/silences/preview")
             .add_header("X-API-Key", &key)
