@@ -76,14 +76,16 @@ pub async fn remark_open(db: &DatabaseConnection, now: DateTime<Utc>) -> ModelRe
 /// created, changed or ended). Matchers on `dedup_key` are an event's and
 /// are applied as events arrive.
 ///
+/// Nothing serializes this pass with ingestion or with another instance's
+/// pass on PostgreSQL (nor, on SQLite, with the time spent waiting for the
+/// write lock), so it never acts on a view older than the marks it
+/// changes: each page of alerts is read first and the silences after it,
+/// they are judged at `now` or the present, whichever is later, and a mark
+/// is only changed where it still is what the page read.
+///
 /// # Errors
 /// Database errors.
 pub async fn reconcile_open<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> ModelResult<()> {
-    let compiled: Vec<silences::Compiled> = silences::Model::live(db, now)
-        .await?
-        .iter()
-        .filter_map(silences::Model::compile)
-        .collect();
     let open: Vec<&str> = AlertStatus::ALL
         .iter()
         .filter(|s| s.is_open())
@@ -100,7 +102,13 @@ pub async fn reconcile_open<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> M
             .await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
-        let changed: Vec<(i64, Option<Uuid>)> = rows
+        let at = now.max(Utc::now());
+        let compiled: Vec<silences::Compiled> = silences::Model::live(db, at)
+            .await?
+            .iter()
+            .filter_map(silences::Model::compile)
+            .collect();
+        let changed: Vec<Remark> = rows
             .iter()
             .filter_map(|a| {
                 let current: Option<Uuid> = a.silenced_by.as_deref().and_then(|s| s.parse().ok());
@@ -109,13 +117,61 @@ pub async fn reconcile_open<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> M
                 let kept = current.filter(|c| {
                     compiled
                         .iter()
-                        .any(|s| s.pid == *c && s.in_force(now) && s.on_dedup_key())
+                        .any(|s| s.pid == *c && s.in_force(at) && s.on_dedup_key())
                 });
-                let wanted = kept.or_else(|| silencer(&compiled, a, None, now));
-                (a.suppressed != wanted.is_some() || current != wanted).then_some((a.id, wanted))
+                let wanted = kept.or_else(|| silencer(&compiled, a, None, at));
+                (a.suppressed != wanted.is_some() || current != wanted).then(|| Remark {
+                    id: a.id,
+                    was: (a.suppressed, a.silenced_by.clone()),
+                    wanted,
+                })
             })
             .collect();
-        mark(db, &changed).await?;
+        mark_unchanged(db, &changed).await?;
+    }
+    Ok(())
+}
+
+/// One alert to mark again: its marks as read, and the silence wanted.
+struct Remark {
+    id: i64,
+    was: (bool, Option<String>),
+    wanted: Option<Uuid>,
+}
+
+/// [`mark`], but only where an alert's marks are still `was`: a mark
+/// written since the page was read (by ingestion, or by the pass of a
+/// newer change) is newer than this pass's view and stays.
+async fn mark_unchanged<C: ConnectionTrait>(db: &C, remarks: &[Remark]) -> ModelResult<()> {
+    type Key<'a> = (bool, Option<&'a str>, Option<Uuid>);
+    let mut groups: BTreeMap<Key<'_>, Vec<i64>> = BTreeMap::new();
+    for r in remarks {
+        groups
+            .entry((r.was.0, r.was.1.as_deref(), r.wanted))
+            .or_default()
+            .push(r.id);
+    }
+    for ((suppressed, by, silence), ids) in groups {
+        let was_by = match by {
+            Some(by) => alerts::Column::SilencedBy.eq(by),
+            None => alerts::Column::SilencedBy.is_null(),
+        };
+        for chunk in ids.chunks(500) {
+            alerts::Entity::update_many()
+                .col_expr(
+                    alerts::Column::Suppressed,
+                    sea_orm::sea_query::Expr::value(silence.is_some()),
+                )
+                .col_expr(
+                    alerts::Column::SilencedBy,
+                    sea_orm::sea_query::Expr::value(silence.map(|s| s.to_string())),
+                )
+                .filter(alerts::Column::Id.is_in(chunk.to_vec()))
+                .filter(alerts::Column::Suppressed.eq(suppressed))
+                .filter(was_by.clone())
+                .exec(db)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -709,3 +709,37 @@ async fn a_window_that_opens_or_closes_marks_open_alerts_at_the_next_tick() {
     })
     .await;
 }
+
+/// A pass over the open alerts (the operations tick's, another
+/// instance's) that began before a silence was created, and so judges it
+/// not yet started, leaves the alerts that silence quiets alone; CI on
+/// PostgreSQL once saw such a pass unmark them.
+#[tokio::test]
+async fn a_pass_that_began_before_a_silence_never_releases_its_alerts() {
+    crate::support::request(|server, ctx| async move {
+        let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+        let began = Utc::now();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let silence = create(
+            &server,
+            &admin,
+            &json!({"matchers": {"source": "fw-9"}, "ends_at": in_hours(2), "comment": "race"}),
+        )
+        .await;
+        let quiet = post(&server, &admin, &event("fw-9", "203.0.113.9", "HIGH")).await;
+        assert_eq!(quiet["alert"]["suppressed"], true, "{quiet}");
+        let id = quiet["alert"]["id"].as_str().unwrap().to_string();
+
+        vigil::models::suppression::remark_open(&ctx.db, began)
+            .await
+            .unwrap();
+        let alert: Value = server
+            .get(&format!("/api/alerts/{id}"))
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        assert_eq!(alert["suppressed"], true, "{alert}");
+        assert_eq!(alert["silenced_by"], silence["id"]);
+    })
+    .await;
+}
