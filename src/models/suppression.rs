@@ -42,20 +42,58 @@ pub async fn mark<C: ConnectionTrait>(db: &C, wanted: &[(i64, Option<Uuid>)]) ->
         by_silence.entry(*silence).or_default().push(*id);
     }
     for (silence, ids) in by_silence {
-        for chunk in ids.chunks(500) {
-            alerts::Entity::update_many()
-                .col_expr(
-                    alerts::Column::Suppressed,
-                    sea_orm::sea_query::Expr::value(silence.is_some()),
-                )
-                .col_expr(
-                    alerts::Column::SilencedBy,
-                    sea_orm::sea_query::Expr::value(silence.map(|s| s.to_string())),
-                )
-                .filter(alerts::Column::Id.is_in(chunk.to_vec()))
-                .exec(db)
-                .await?;
+        set(db, &ids, silence, None).await?;
+    }
+    Ok(())
+}
+
+/// Marks the alerts `ids` as quieted by `silence` (or by none), 500 per
+/// statement; with `was`, only those whose marks are still these.
+async fn set<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    silence: Option<Uuid>,
+    was: Option<(bool, Option<&str>)>,
+) -> ModelResult<()> {
+    for chunk in ids.chunks(500) {
+        let mut update = alerts::Entity::update_many()
+            .col_expr(
+                alerts::Column::Suppressed,
+                sea_orm::sea_query::Expr::value(silence.is_some()),
+            )
+            .col_expr(
+                alerts::Column::SilencedBy,
+                sea_orm::sea_query::Expr::value(silence.map(|s| s.to_string())),
+            )
+            .filter(alerts::Column::Id.is_in(chunk.to_vec()));
+        if let Some((suppressed, by)) = was {
+            update = update
+                .filter(alerts::Column::Suppressed.eq(suppressed))
+                .filter(match by {
+                    Some(by) => alerts::Column::SilencedBy.eq(by),
+                    None => alerts::Column::SilencedBy.is_null(),
+                });
         }
+        update.exec(db).await?;
+    }
+    Ok(())
+}
+
+/// [`mark`] with [`reconcile_open`]'s [`Remark`]s, but only where an
+/// alert's marks are still as the page read them: a mark written since
+/// (by ingestion, or by the pass of a newer change) is newer than this
+/// pass's view and stays.
+async fn mark_unchanged<C: ConnectionTrait>(db: &C, remarks: &[Remark]) -> ModelResult<()> {
+    type Key<'a> = (bool, Option<&'a str>, Option<Uuid>);
+    let mut groups: BTreeMap<Key<'_>, Vec<i64>> = BTreeMap::new();
+    for r in remarks {
+        groups
+            .entry((r.was.0, r.was.1.as_deref(), r.wanted))
+            .or_default()
+            .push(r.id);
+    }
+    for ((suppressed, by, silence), ids) in groups {
+        set(db, &ids, silence, Some((suppressed, by))).await?;
     }
     Ok(())
 }
@@ -137,41 +175,4 @@ struct Remark {
     id: i64,
     was: (bool, Option<String>),
     wanted: Option<Uuid>,
-}
-
-/// [`mark`], but only where an alert's marks are still `was`: a mark
-/// written since the page was read (by ingestion, or by the pass of a
-/// newer change) is newer than this pass's view and stays.
-async fn mark_unchanged<C: ConnectionTrait>(db: &C, remarks: &[Remark]) -> ModelResult<()> {
-    type Key<'a> = (bool, Option<&'a str>, Option<Uuid>);
-    let mut groups: BTreeMap<Key<'_>, Vec<i64>> = BTreeMap::new();
-    for r in remarks {
-        groups
-            .entry((r.was.0, r.was.1.as_deref(), r.wanted))
-            .or_default()
-            .push(r.id);
-    }
-    for ((suppressed, by, silence), ids) in groups {
-        let was_by = match by {
-            Some(by) => alerts::Column::SilencedBy.eq(by),
-            None => alerts::Column::SilencedBy.is_null(),
-        };
-        for chunk in ids.chunks(500) {
-            alerts::Entity::update_many()
-                .col_expr(
-                    alerts::Column::Suppressed,
-                    sea_orm::sea_query::Expr::value(silence.is_some()),
-                )
-                .col_expr(
-                    alerts::Column::SilencedBy,
-                    sea_orm::sea_query::Expr::value(silence.map(|s| s.to_string())),
-                )
-                .filter(alerts::Column::Id.is_in(chunk.to_vec()))
-                .filter(alerts::Column::Suppressed.eq(suppressed))
-                .filter(was_by.clone())
-                .exec(db)
-                .await?;
-        }
-    }
-    Ok(())
 }
