@@ -1044,8 +1044,11 @@ async fn the_overview_catches_up_after_a_change() {
         for _ in 0..50 {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let page = get(&request, &admin, "/console?fragment=1").await.text();
+            // Whether this page also says when to ask again depends on how
+            // long ago its figures were computed, which is the machine's
+            // speed, not the code's: `models::stats` tests that at fixed
+            // ages.
             if page.contains("data-figure=\"open\">1<") {
-                assert!(!page.contains("data-recheck"));
                 caught_up = true;
                 break;
             }
