@@ -1032,12 +1032,14 @@ async fn the_overview_catches_up_after_a_change() {
         )
         .await;
         assert_eq!(r.status_code(), 303);
-        // Within its second the same figures; after it, a stale answer that
-        // says so (the page asks again) while a fresh one is computed.
+        // The figures are kept a while (a second, or four times what
+        // computing them took): meanwhile the same figures, with a hint to
+        // ask again (its value depends on the machine's speed, tested at
+        // fixed ages in `models::stats`).
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let page = get(&request, &admin, "/console").await.text();
         assert!(
-            page.contains("data-figure=\"open\">2<") && page.contains("data-recheck=\"1000\""),
+            page.contains("data-figure=\"open\">2<") && page.contains("data-recheck=\""),
             "{page}"
         );
         let mut caught_up = false;
