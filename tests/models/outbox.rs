@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde_json::json;
 use vigil::{
     models::_entities::outbox_envelopes,
@@ -64,6 +66,20 @@ async fn claimed_envelopes_are_taken_over_only_once_stale() {
     // Two more polls later the claimed one is still left to its owner.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(live.try_recv().is_err(), "nothing else published");
+    // The marks are committed after publishing: allow them a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let marked = outbox_envelopes::Entity::find()
+            .filter(outbox_envelopes::Column::Id.is_in([unclaimed, stale]))
+            .filter(outbox_envelopes::Column::DeliveredAt.is_not_null())
+            .count(&db)
+            .await
+            .unwrap();
+        if marked == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for (id, delivered) in [(fresh, false), (unclaimed, true), (stale, true)] {
         let row = outbox_envelopes::Entity::find_by_id(id)
             .one(&db)

@@ -607,6 +607,12 @@ async fn a_silent_receiver_times_out_after_the_configured_time() {
     let outcome = client.post(&url, &[], "{}".to_string()).await;
     let took = started.elapsed();
     assert_eq!(outcome, Err("no answer within 300 ms".to_string()));
+    // The request was written before the wait began; the receiver, on
+    // this same thread, may read it only after the timeout fired.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while requests.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(requests.load(Ordering::SeqCst), 1, "the request arrived");
     assert!(
         took >= Duration::from_millis(300) && took < Duration::from_secs(3),
