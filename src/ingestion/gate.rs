@@ -127,6 +127,12 @@ impl Gate {
         moved
     }
 
+    /// The open alerts could not be marked for the states last passed to
+    /// [`Self::windows_moved`]: its next call answers yes again.
+    pub fn forget_windows(&self) {
+        *self.in_force.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     /// After a handler changed the allowlist or a silence: this process's
     /// ingestion applies it from its next round.
     pub fn changed(ctx: &loco_rs::app::AppContext) {

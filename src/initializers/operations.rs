@@ -35,8 +35,15 @@ pub async fn tick(ctx: &AppContext, now: chrono::DateTime<Utc>) -> Result<escala
     // changes which open alerts are quiet without any request: mark them
     // again (escalation, just below, skips the quiet ones).
     let states = silences::Model::in_force_at(&ctx.db, now).await?;
-    if Gate::get(ctx).is_none_or(|gate| gate.windows_moved(states)) {
-        suppression::remark_open(&ctx.db, now).await?;
+    let gate = Gate::get(ctx);
+    if gate.as_ref().is_none_or(|gate| gate.windows_moved(states)) {
+        if let Err(err) = suppression::remark_open(&ctx.db, now).await {
+            // Not marked: the next tick must not take these states as seen.
+            if let Some(gate) = gate {
+                gate.forget_windows();
+            }
+            return Err(err.into());
+        }
     }
     let policies = escalation::in_force(&ctx.db, &settings.operations.escalation_policies).await?;
     escalation::run_once(&ctx.db, &policies, now).await

@@ -743,3 +743,35 @@ async fn a_pass_that_began_before_a_silence_never_releases_its_alerts() {
     })
     .await;
 }
+
+/// A tick that saw a window open but could not mark the alerts (storage
+/// refusing writes) leaves the marking to the next tick, not undone.
+#[tokio::test]
+async fn a_tick_that_could_not_mark_alerts_leaves_it_to_the_next() {
+    crate::support::request(|server, ctx| async move {
+        let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+        let open = post(&server, &admin, &event("nightly", "192.0.2.8", "HIGH")).await;
+        let id = open["alert"]["id"].as_str().unwrap().to_string();
+        create(
+            &server,
+            &admin,
+            &json!({"matchers": {"source": "nightly"}, "starts_at": in_hours(1),
+                    "ends_at": in_hours(3), "comment": "maintenance later"}),
+        )
+        .await;
+        let now = Utc::now();
+        // The first pass sees the window open, and the alerts table refuses.
+        let hold = crate::support::hold_writes(&ctx, "alerts").await;
+        let tick = vigil::initializers::operations::tick(&ctx, now + chrono::Duration::hours(2));
+        let failed = tokio::time::timeout(Duration::from_secs(30), tick).await;
+        hold.rollback().await.unwrap();
+        assert!(matches!(failed, Ok(Err(_))), "{failed:?}");
+        assert_eq!(suppressed_now(&server, &admin, &id).await, false);
+        // The next pass, with the same silences in force, marks them.
+        vigil::initializers::operations::tick(&ctx, now + chrono::Duration::minutes(121))
+            .await
+            .unwrap();
+        assert_eq!(suppressed_now(&server, &admin, &id).await, true);
+    })
+    .await;
+}
