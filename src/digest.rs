@@ -20,8 +20,26 @@ pub fn sha256_hex_parts(parts: &[&[u8]]) -> String {
     hex::encode(h.finalize())
 }
 
+/// Whether two secrets (tokens, CSRF nonces) are equal, in time that does
+/// not tell where they differ.
+#[must_use]
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0_u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(super::same_secret("abc", "abc"));
+        assert!(!super::same_secret("abc", "abd"));
+        assert!(!super::same_secret("abc", "ab"));
+    }
+
     #[test]
     fn is_lowercase_hex_of_sha256() {
         // printf abc | sha256sum

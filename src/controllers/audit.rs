@@ -16,7 +16,7 @@ use crate::{
 #[utoipa::path(get, path = "/api/audit", operation_id = "list_audit", tag = "audit",
     security(("bearer" = [])),
     params(
-        ("action" = Option<String>, Query, description = "e.g. login.failed, silence.created, user.role_changed"),
+        ("action" = Option<String>, Query, description = "e.g. login.failed, silence.created, user.access_changed"),
         ("actor" = Option<String>, Query, description = "Who acted"),
         ("target" = Option<String>, Query, description = "The id acted on"),
         ("since" = Option<String>, Query, description = "At or after (RFC 3339)"),

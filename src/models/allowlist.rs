@@ -170,9 +170,10 @@ impl Model {
         page: u64,
         size: u64,
     ) -> ModelResult<(Vec<Self>, u64)> {
-        let pages = Entity::find().order_by_desc(Column::Id).paginate(db, size);
-        let count = pages.num_items().await?;
-        Ok((pages.fetch_page(page.saturating_sub(1)).await?, count))
+        Ok(
+            super::listing::page_of(db, Entity::find().order_by_desc(Column::Id), page, size)
+                .await?,
+        )
     }
 
     /// # Errors

@@ -331,10 +331,7 @@ pub async fn page(
     if let Some(t) = q.until {
         select = select.filter(Column::CreatedAt.lt(t));
     }
-    let pages = select.order_by_desc(Column::Id).paginate(db, size);
-    let count = pages.num_items().await?;
-    let rows = pages.fetch_page(page.saturating_sub(1)).await?;
-    Ok((rows, count))
+    Ok(super::listing::page_of(db, select.order_by_desc(Column::Id), page, size).await?)
 }
 
 /// Security events that an attacker can repeat at will (a key over its

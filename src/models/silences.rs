@@ -939,9 +939,7 @@ impl Model {
             }
             None => {}
         }
-        let pages = select.order_by_desc(Column::Id).paginate(db, size);
-        let count = pages.num_items().await?;
-        Ok((pages.fetch_page(page.saturating_sub(1)).await?, count))
+        Ok(super::listing::page_of(db, select.order_by_desc(Column::Id), page, size).await?)
     }
 
     /// Each live silence and whether it is in force at `now`.

@@ -31,7 +31,7 @@ use crate::{
 const LIST: u64 = 500;
 
 /// A client's mistake in words, for the page to show; `None` for a fault.
-fn refused_message(err: &loco_rs::Error) -> Option<String> {
+pub(super) fn refused_message(err: &loco_rs::Error) -> Option<String> {
     crate::errors::answer_for(err)
         .filter(|r| r.status.is_client_error())
         .map(|r| r.in_words())

@@ -28,11 +28,7 @@ use crate::{
 
 const ROWS: u64 = 50;
 
-fn refused_message(err: &loco_rs::Error) -> Option<String> {
-    crate::errors::answer_for(err)
-        .filter(|r| r.status.is_client_error())
-        .map(|r| r.in_words())
-}
+use super::admin::refused_message;
 
 fn state_named(raw: Option<&str>) -> SilenceState {
     match raw {
