@@ -1486,6 +1486,46 @@ async fn operations_forms_are_refused_to_analysts_and_work_for_admins() {
             !page.contains("Silence until resolved"),
             "offered only while not silenced"
         );
+        // Unknown ids are 404 pages; a model's refusal is a 400 page.
+        let unknown = "00000000-0000-0000-0000-000000000000";
+        for path in [
+            format!("/console/admin/silences/{unknown}/expire"),
+            format!("/console/alerts/{unknown}/silence"),
+            format!("/console/admin/allowlist/{unknown}/delete"),
+        ] {
+            let r = post_form(&request, &admin, &path, &[("csrf", &t)]).await;
+            assert_eq!(r.status_code(), 404, "{path}: {}", r.text());
+        }
+        let silences_before = silences::Entity::find().all(&ctx.db).await.unwrap().len();
+        let r = post_form(
+            &request,
+            &admin,
+            "/console/admin/silences",
+            &[("hours", "2"), ("comment", "no matcher"), ("csrf", &t)],
+        )
+        .await;
+        assert_eq!(r.status_code(), 400);
+        assert!(r.text().contains("matchers"), "{}", r.text());
+        let r = post_form(
+            &request,
+            &admin,
+            "/console/admin/silences",
+            &[
+                ("source", "x"),
+                ("days", "sat"),
+                ("start", "02:00"),
+                ("duration_minutes", "lots"),
+                ("comment", "c"),
+                ("csrf", &t),
+            ],
+        )
+        .await;
+        assert_eq!(r.status_code(), 400);
+        assert!(r.text().contains("duration_minutes"), "{}", r.text());
+        assert_eq!(
+            silences::Entity::find().all(&ctx.db).await.unwrap().len(),
+            silences_before
+        );
     })
     .await;
 }

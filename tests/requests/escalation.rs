@@ -62,6 +62,12 @@ async fn only_admins_manage_policies_and_bad_fields_are_named() {
         let key = key_with(&server, &admin, &["alerts:write", "silences:write"]).await;
         let r = server.get("/api/escalation-policies").add_header("X-API-Key", &key).await;
         assert_error(&r, 403, "forbidden");
+        // Keys manage no policy, whatever their scopes: create, change, delete.
+        let r = server.post("/api/escalation-policies").add_header("X-API-Key", &key).json(&body).await;
+        assert_error(&r, 403, "forbidden");
+        let r = server.patch(&path).add_header("X-API-Key", &key).json(&json!({"enabled": true})).await;
+        assert_error(&r, 403, "forbidden");
+        assert_error(&server.delete(&path).add_header("X-API-Key", &key).await, 403, "forbidden");
         let unknown = "/api/escalation-policies/00000000-0000-0000-0000-000000000000";
         assert_error(&server.patch(unknown).authorization_bearer(&admin).json(&json!({})).await, 404, "not_found");
         assert_error(&server.delete(unknown).authorization_bearer(&admin).await, 404, "not_found");

@@ -775,3 +775,95 @@ async fn a_tick_that_could_not_mark_alerts_leaves_it_to_the_next() {
     })
     .await;
 }
+
+/// Each silence route refuses a key without the scope it needs, and lists
+/// refuse cursors and unknown parameters by name.
+#[tokio::test]
+async fn keys_need_the_scope_of_each_silence_route() {
+    crate::support::request(|server, ctx| async move {
+        let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+        let made = create(
+            &server,
+            &admin,
+            &json!({"matchers": {"source": "fw-1"}, "ends_at": in_hours(1), "comment": "first"}),
+        )
+        .await;
+        let sid = made["id"].as_str().unwrap().to_string();
+        let alert = post(&server, &admin, &event("ids-1", "192.0.2.1", "HIGH")).await["alert"]
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sensor = key_with(&server, &admin, &["events:write"]).await;
+        let reader = key_with(&server, &admin, &["alerts:read"]).await;
+        // Reading needs alerts:read or silences:write.
+        for path in ["/api/silences".to_string(), format!("/api/silences/{sid}")] {
+            let r = server.get(&path).add_header("X-API-Key", &sensor).await;
+            assert_error(&r, 403, "forbidden");
+            let r = server.get(&path).add_header("X-API-Key", &reader).await;
+            assert_eq!(r.status_code(), 200, "{path}: {}", r.text());
+        }
+        // Writing needs silences:write.
+        let body = json!({"matchers": {"source": "fw-2"}, "days": 7});
+        let r = server
+            .post("/api/silences/preview")
+            .add_header("X-API-Key", &reader)
+            .json(&body)
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = server
+            .delete(&format!("/api/silences/{sid}"))
+            .add_header("X-API-Key", &reader)
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let r = server
+            .post(&format!("/api/alerts/{alert}/silence"))
+            .add_header("X-API-Key", &reader)
+            .await;
+        assert_error(&r, 403, "forbidden");
+        let shown: Value = server
+            .get(&format!("/api/silences/{sid}"))
+            .authorization_bearer(&admin)
+            .await
+            .json();
+        assert_eq!(shown["state"], "active", "a refused delete ends nothing");
+        assert_eq!(
+            silences::Entity::find().all(&ctx.db).await.unwrap().len(),
+            1
+        );
+
+        // Silence until resolved: a bad body is named, a long comment refused.
+        let path = format!("/api/alerts/{alert}/silence");
+        let r = server
+            .post(&path)
+            .authorization_bearer(&admin)
+            .json(&json!({"until": "x"}))
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["until"].is_array(), "{err}");
+        let r = server
+            .post(&path)
+            .authorization_bearer(&admin)
+            .json(&json!({"comment": "x".repeat(1001)}))
+            .await;
+        let err = assert_error(&r, 400, "validation_failed");
+        assert!(err["fields"]["comment"].is_array(), "{err}");
+        assert_eq!(
+            silences::Entity::find().all(&ctx.db).await.unwrap().len(),
+            1
+        );
+
+        // Numbered pages only, and only the parameters they take.
+        for (path, field) in [
+            ("/api/silences?cursor=abc", "cursor"),
+            ("/api/silences?colour=red", "colour"),
+            ("/api/allowlist?cursor=abc", "cursor"),
+            ("/api/audit?cursor=abc", "cursor"),
+        ] {
+            let r = server.get(path).authorization_bearer(&admin).await;
+            let err = assert_error(&r, 400, "validation_failed");
+            assert!(err["fields"][field].is_array(), "{path}: {err}");
+        }
+    })
+    .await;
+}
