@@ -338,16 +338,8 @@ pub async fn page(
 /// rate, a key refused a scope) are recorded once per `key` per minute, so
 /// a flood of refusals cannot flood the log.
 fn first_in_a_minute(key: &str) -> bool {
-    use std::{
-        collections::HashMap,
-        sync::{Mutex, OnceLock, PoisonError},
-        time::{Duration, Instant},
-    };
-    static SEEN: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    let mut seen = SEEN
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    use std::time::{Duration, Instant};
+    let mut seen = recently_noted();
     let now = Instant::now();
     if seen.len() > 10_000 {
         seen.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
@@ -361,6 +353,20 @@ fn first_in_a_minute(key: &str) -> bool {
     }
 }
 
+/// The keys [`first_in_a_minute`] let through, and when.
+fn recently_noted(
+) -> std::sync::MutexGuard<'static, std::collections::HashMap<String, std::time::Instant>> {
+    use std::{
+        collections::HashMap,
+        sync::{Mutex, OnceLock, PoisonError},
+        time::Instant,
+    };
+    static SEEN: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    SEEN.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Records a security event in the background (the request it concerns
 /// changed nothing, and its answer does not wait for the log). With
 /// `once_per_minute`, repeats of that key within a minute are dropped.
@@ -369,9 +375,14 @@ pub fn note(db: &DatabaseConnection, by: By, entry: Entry, once_per_minute: Opti
         return;
     }
     let db = db.clone();
+    let key = once_per_minute.map(str::to_string);
     tokio::spawn(async move {
         if let Err(err) = record(&db, &by, entry).await {
             tracing::warn!(error = %err, "audit: a security event could not be recorded");
+            // Not recorded: the next repeat is the first again.
+            if let Some(key) = key {
+                recently_noted().remove(&key);
+            }
         }
     });
 }

@@ -260,3 +260,53 @@ async fn the_chain_verifies_and_names_the_first_altered_or_removed_entry() {
     })
     .await;
 }
+
+/// A refusal that could not be recorded (storage refusing writes) does not
+/// count as this minute's record: the next one is recorded.
+#[tokio::test]
+async fn a_security_event_lost_to_a_storage_fault_is_recorded_at_its_next_repeat() {
+    crate::support::request(|server, ctx| async move {
+        // SQLite has one write lock: holding it refuses the request itself
+        // (503), not only its record. PostgreSQL locks the one table.
+        if ctx.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            return;
+        }
+        let admin = token_for(&server, &ctx, "root", Role::Admin).await;
+        let key = super::prepare_data::key_with(&server, &admin, &["events:write"]).await;
+        let refused = || async {
+            let r = server
+                .get("/api/alerts")
+                .add_header("X-API-Key", &key)
+                .await;
+            assert_error(&r, 403, "forbidden");
+        };
+        let recorded = || async {
+            actions(&ctx)
+                .await
+                .iter()
+                .filter(|a| a.0 == "api_key.refused_scope")
+                .count()
+        };
+        // Held past the storage's 5 s wait: the background record fails.
+        let hold = crate::support::hold_writes(&ctx, "audit_log").await;
+        refused().await;
+        tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+        hold.rollback().await.unwrap();
+        assert_eq!(recorded().await, 0);
+        // The same refusal within the minute: recorded now.
+        refused().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while recorded().await == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the repeat was not recorded"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        // And a third within the minute is not (one a minute).
+        refused().await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(recorded().await, 1);
+    })
+    .await;
+}
