@@ -49,20 +49,10 @@ async fn create(
 #[debug_handler]
 async fn list(user: CurrentUser, State(ctx): State<AppContext>) -> ApiResult {
     user.require_person(Role::Admin)?;
-    let settings = Settings::get(&ctx);
-    let mut all: Vec<PolicySnapshot> = settings
-        .operations
-        .escalation_policies
-        .iter()
-        .map(crate::settings::ConfiguredPolicy::snapshot)
-        .collect();
-    all.extend(
-        escalation::Model::all(&ctx.db)
-            .await?
-            .iter()
-            .map(escalation::Model::snapshot),
-    );
-    Ok(format::json(all)?)
+    let configured = &Settings::get(&ctx).operations.escalation_policies;
+    Ok(format::json(
+        escalation::listed(&ctx.db, configured).await?,
+    )?)
 }
 
 /// Change a policy made through the API.

@@ -14,7 +14,6 @@ use axum::{
 };
 use chrono::Utc;
 use loco_rs::prelude::*;
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::{
     errors::{ApiError, ErrorBody},
@@ -71,28 +70,10 @@ pub async fn track(req: Request, next: Next) -> Response {
 /// The gauges read at scrape time: the outbox backlog and its oldest
 /// envelope's age, and the database pool.
 async fn sample(ctx: &AppContext) -> Result<()> {
-    let backend = ctx.db.get_database_backend();
-    let row = ctx
-        .db
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox_envelopes \
-             WHERE delivered_at IS NULL",
-        ))
-        .await?;
-    let (n, oldest): (i64, Option<sea_orm::prelude::DateTimeWithTimeZone>) = match row {
-        Some(row) => (
-            row.try_get("", "n")?,
-            row.try_get("", "oldest").ok().flatten(),
-        ),
-        None => (0, None),
-    };
+    let (n, oldest) = crate::models::outbox_envelopes::Model::backlog(&ctx.db).await?;
     metrics::gauge!("vigil_outbox_backlog").set(n as f64);
     let age = oldest.map_or(0.0, |t| {
-        (Utc::now() - t.with_timezone(&Utc))
-            .num_milliseconds()
-            .max(0) as f64
-            / 1000.0
+        (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
     });
     metrics::gauge!("vigil_outbox_oldest_age_seconds").set(age);
     let (size, idle) = crate::db::connect::pool_state(&ctx.db);

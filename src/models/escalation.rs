@@ -261,6 +261,20 @@ impl ConfiguredPolicy {
     }
 }
 
+/// Every policy as `GET /api/escalation-policies` lists them: the
+/// configuration's (`origin: config`), then the database's.
+///
+/// # Errors
+/// Database errors.
+pub async fn listed(
+    db: &DatabaseConnection,
+    configured: &[ConfiguredPolicy],
+) -> ModelResult<Vec<PolicySnapshot>> {
+    let mut all: Vec<PolicySnapshot> = configured.iter().map(ConfiguredPolicy::snapshot).collect();
+    all.extend(Model::all(db).await?.iter().map(Model::snapshot));
+    Ok(all)
+}
+
 /// The policies in force: the enabled ones of the database and those of
 /// the configuration.
 ///

@@ -158,6 +158,31 @@ pub struct NewEnvelope<'a> {
 }
 
 impl Model {
+    /// How many envelopes await delivery, and when the oldest was written
+    /// (the `/metrics` backlog gauges).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn backlog(db: &DatabaseConnection) -> ModelResult<(i64, Option<DateTime<Utc>>)> {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox_envelopes \
+                 WHERE delivered_at IS NULL",
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => (
+                row.try_get("", "n")?,
+                row.try_get::<Option<sea_orm::prelude::DateTimeWithTimeZone>>("", "oldest")
+                    .ok()
+                    .flatten()
+                    .map(|t| t.with_timezone(&Utc)),
+            ),
+            None => (0, None),
+        })
+    }
+
     /// Appends one envelope `{id, type, source, timestamp, payload, meta}`,
     /// left to the polling dispatcher.
     ///
