@@ -132,13 +132,12 @@ impl Model {
         }
         .insert(&txn)
         .await?;
-        audit::append(
-            &txn,
+        audit::commit_with(
+            txn,
             by,
             Entry::new("allowlist.created", row.pid.to_string()).after(row.snapshot(now)),
         )
         .await?;
-        txn.commit().await?;
         Ok(row)
     }
 
@@ -151,13 +150,12 @@ impl Model {
         let row =
             super::find_by_pid::<Entity, _>(&txn, "allowlist entry", Column::Pid, pid).await?;
         Entity::delete_by_id(row.id).exec(&txn).await?;
-        audit::append(
-            &txn,
+        audit::commit_with(
+            txn,
             by,
             Entry::new("allowlist.deleted", row.pid.to_string()).before(row.snapshot(Utc::now())),
         )
         .await?;
-        txn.commit().await?;
         Ok(())
     }
 

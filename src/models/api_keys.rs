@@ -227,14 +227,13 @@ impl Model {
         };
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let row = row.insert(&txn).await?;
-        super::audit::append(
-            &txn,
+        super::audit::commit_with(
+            txn,
             by,
             super::audit::Entry::new("api_key.created", row.pid.to_string())
                 .after(row.audit_view()),
         )
         .await?;
-        txn.commit().await?;
         Ok((row, key))
     }
 
@@ -344,15 +343,14 @@ impl Model {
         row.revoked_at = ActiveValue::set(Some(Utc::now().into()));
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let row = row.update(&txn).await?;
-        super::audit::append(
-            &txn,
+        super::audit::commit_with(
+            txn,
             by,
             super::audit::Entry::new("api_key.revoked", row.pid.to_string())
                 .before(before)
                 .after(row.audit_view()),
         )
         .await?;
-        txn.commit().await?;
         Ok(row)
     }
 

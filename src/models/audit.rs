@@ -211,6 +211,19 @@ pub async fn append<C: ConnectionTrait>(db: &C, by: &By, entry: Entry) -> ModelR
 /// Database errors.
 pub async fn record(db: &DatabaseConnection, by: &By, entry: Entry) -> Result<()> {
     let (_writer, txn) = crate::db::write::begin_write(db).await?;
+    Ok(commit_with(txn, by, entry).await?)
+}
+
+/// [`append`]s `entry` to `txn` and commits it: the change and its entry
+/// land together, and nothing can be appended after the commit.
+///
+/// # Errors
+/// Database errors.
+pub async fn commit_with(
+    txn: sea_orm::DatabaseTransaction,
+    by: &By,
+    entry: Entry,
+) -> ModelResult<()> {
     append(&txn, by, entry).await?;
     txn.commit().await?;
     Ok(())

@@ -161,13 +161,12 @@ impl Model {
         }
         .insert(&txn)
         .await?;
-        audit::append(
-            &txn,
+        audit::commit_with(
+            txn,
             by,
             Entry::new("escalation_policy.created", row.pid.to_string()).after(row.snapshot()),
         )
         .await?;
-        txn.commit().await?;
         Ok(row)
     }
 
@@ -202,15 +201,14 @@ impl Model {
         }
         .update(&txn)
         .await?;
-        audit::append(
-            &txn,
+        audit::commit_with(
+            txn,
             by,
             Entry::new("escalation_policy.updated", row.pid.to_string())
                 .before(row.snapshot())
                 .after(updated.snapshot()),
         )
         .await?;
-        txn.commit().await?;
         Ok(updated)
     }
 
@@ -220,13 +218,12 @@ impl Model {
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let row = Self::find_by_pid(&txn, pid).await?;
         Entity::delete_by_id(row.id).exec(&txn).await?;
-        audit::append(
-            &txn,
+        audit::commit_with(
+            txn,
             by,
             Entry::new("escalation_policy.deleted", row.pid.to_string()).before(row.snapshot()),
         )
         .await?;
-        txn.commit().await?;
         Ok(())
     }
 

@@ -285,14 +285,13 @@ impl Model {
         .await;
         match inserted {
             Ok(user) => {
-                super::audit::append(
-                    &txn,
+                super::audit::commit_with(
+                    txn,
                     by,
                     super::audit::Entry::new("user.created", user.pid.to_string())
                         .after(user.access_snapshot()),
                 )
                 .await?;
-                txn.commit().await?;
                 Ok(user)
             }
             Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {

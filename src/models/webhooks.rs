@@ -144,14 +144,13 @@ impl Model {
         };
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let row = row.insert(&txn).await?;
-        super::audit::append(
-            &txn,
+        super::audit::commit_with(
+            txn,
             by,
             super::audit::Entry::new("webhook.created", row.pid.to_string())
                 .after(row.audit_view()),
         )
         .await?;
-        txn.commit().await?;
         Ok((row, secret))
     }
 
@@ -199,15 +198,14 @@ impl Model {
         }
         let (_writer, txn) = crate::db::write::begin_write(db).await?;
         let row = row.update(&txn).await?;
-        super::audit::append(
-            &txn,
+        super::audit::commit_with(
+            txn,
             by,
             super::audit::Entry::new("webhook.updated", row.pid.to_string())
                 .before(before)
                 .after(row.audit_view()),
         )
         .await?;
-        txn.commit().await?;
         Ok(row)
     }
 
@@ -290,14 +288,13 @@ impl Model {
             .exec(&txn)
             .await?;
         Entity::delete_by_id(self.id).exec(&txn).await?;
-        super::audit::append(
-            &txn,
+        super::audit::commit_with(
+            txn,
             by,
             super::audit::Entry::new("webhook.deleted", self.pid.to_string())
                 .before(self.audit_view()),
         )
         .await?;
-        txn.commit().await?;
         Ok(())
     }
 }
